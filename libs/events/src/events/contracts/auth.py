@@ -1,0 +1,60 @@
+"""Events published by the auth service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from pydantic import AwareDatetime, Field
+
+from events.envelope import EventData
+
+
+class UserRegisteredV1(EventData):
+    """A person registered; their account is pending until the email is verified."""
+
+    event_type: ClassVar[str] = "user.registered.v1"
+
+    user_id: uuid.UUID
+    email: str = Field(description="Normalised email address (lower-cased domain).")
+    display_name: str
+    registered_at: AwareDatetime
+
+
+class UserVerificationRequestedV1(EventData):
+    """A verification email is due: at registration, or when the user asks for a new link.
+
+    The token is the only secret that travels on the bus: the notify service needs it to build the
+    link. It is single use, expires, and only its hash is stored by auth; logs never print `data`.
+    """
+
+    event_type: ClassVar[str] = "user.verification_requested.v1"
+
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+    token: str = Field(min_length=16, description="The raw verification token (single use).")
+    expires_at: AwareDatetime
+
+
+class UserVerifiedV1(EventData):
+    """The user followed the verification link: the account is active."""
+
+    event_type: ClassVar[str] = "user.verified.v1"
+
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+    verified_at: AwareDatetime
+
+
+class UserLoggedInV1(EventData):
+    """A successful login; `first_login` is true exactly once per account."""
+
+    event_type: ClassVar[str] = "user.logged_in.v1"
+
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+    first_login: bool
+    logged_in_at: AwareDatetime

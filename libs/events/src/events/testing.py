@@ -1,0 +1,270 @@
+"""The test kit for services: an in-memory bus that keeps every contract, and example builders.
+
+The in-memory bus claims publish, routing, dispatch and dead-lettering; the shared suite in
+libs/events/tests/bus_suite.py proves each claim against RabbitMQ too, so a service's unit tests
+can trust it. It does not model time (retry delays) or the network; those are proven on RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import types
+import typing
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+from pydantic import BaseModel
+
+from events.catalog import CATALOG, Catalog
+from events.envelope import Event, EventData, new_event
+from events.errors import ContractViolation, Unroutable, is_retryable
+from events.publisher import check_contract
+from events.routing import Delivery, Route, Router
+
+M = TypeVar("M", bound=BaseModel)
+D = TypeVar("D", bound=EventData)
+
+
+@dataclass
+class DeadLetter:
+    """A delivery the in-memory bus parked, with the error that parked it."""
+
+    queue: str
+    body: bytes
+    error: BaseException
+    attempts: int
+
+
+@dataclass
+class InMemoryBus:
+    """Publishes, routes and dispatches in process; every event is checked against its contract."""
+
+    catalog: Catalog = CATALOG
+    published: list[Event[Any]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    handled: dict[str, list[Event[Any]]] = field(default_factory=lambda: defaultdict(list))
+    _routes: list[Route] = field(default_factory=list)
+    _pending: list[tuple[Route, bytes, str | None]] = field(default_factory=list)
+
+    def include(self, router: Router) -> None:
+        self._routes.extend(router.routes)
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    async def publish(self, event: Event[Any]) -> None:
+        check_contract(event, self.catalog)
+        body = event.body()
+        # The round trip catches what only serialisation reveals (a payload that does not parse
+        # back into its own model).
+        Event[type(event.data)].model_validate_json(body)  # type: ignore[misc]
+        self._route(event.type, body, event.type)
+        self.published.append(event)
+
+    async def publish_body(self, meta: Any, body: bytes) -> None:
+        """The outbox relay's path, so a relay can run against this bus in unit tests."""
+        self._route(meta.type, body, meta.type)
+
+    async def publish_raw(self, routing_key: str, body: bytes) -> None:
+        """Put arbitrary bytes on the bus, as a broken producer could."""
+        self._route(routing_key, body, None)
+
+    def _route(self, routing_key: str, body: bytes, type_hint: str | None) -> None:
+        targets = [r for r in self._routes if routing_key in r.subscription.types]
+        if not targets:
+            raise Unroutable(f"no queue is bound to {routing_key}")
+        self._pending.extend((route, body, type_hint) for route in targets)
+
+    async def drain(self, max_rounds: int = 1000) -> None:
+        """Deliver until nothing is pending, events published by handlers included."""
+        for _ in range(max_rounds):
+            if not self._pending:
+                return
+            route, body, hint = self._pending.pop(0)
+            await self._deliver(route, body, hint)
+        raise RuntimeError("the bus did not settle: handlers keep publishing")
+
+    async def _deliver(self, route: Route, body: bytes, hint: str | None) -> None:
+        try:
+            event = route.decode(body, hint)
+        except ContractViolation as exc:
+            self.dead_letters.append(DeadLetter(route.queue, body, exc, 1))
+            return
+        handler = route.handlers.get(event.type)
+        if handler is None:
+            self.dead_letters.append(
+                DeadLetter(route.queue, body, ContractViolation("no handler"), 1)
+            )
+            return
+        policy = route.subscription.retry
+        # The consumer's schedule without its delays: each delivery (attempt) is tried once plus
+        # its immediate retries, then redelivered until the attempts run out.
+        for attempt in range(1, policy.attempts + 1):
+            for immediate in range(policy.immediate + 1):
+                try:
+                    await handler(Delivery(event, route.queue, attempt, attempt > 1))
+                except Exception as exc:  # noqa: BLE001 - mirrors the consumer's classification
+                    if not is_retryable(exc):
+                        self.dead_letters.append(DeadLetter(route.queue, body, exc, attempt))
+                        return
+                    if immediate == policy.immediate and attempt == policy.attempts:
+                        self.dead_letters.append(DeadLetter(route.queue, body, exc, attempt))
+                        return
+                    continue
+                self.handled[route.queue].append(event)
+                return
+
+    def of_type(self, model: type[D]) -> list[Event[D]]:
+        """Published events of one contract, oldest first."""
+        return [e for e in self.published if isinstance(e.data, model)]
+
+
+# --- example builders ---------------------------------------------------------------------------
+
+_NAMED: dict[str, Callable[[], Any]] = {
+    "email": lambda: f"person-{uuid.uuid4().hex[:8]}@example.com",
+    "recipient": lambda: f"person-{uuid.uuid4().hex[:8]}@example.com",
+    "checksum_sha256": lambda: uuid.uuid4().hex * 2,
+    "token": lambda: uuid.uuid4().hex + uuid.uuid4().hex,
+    "content_type": lambda: "image/png",
+    "slug": lambda: f"portfolio-{uuid.uuid4().hex[:6]}",
+}
+
+
+def _value(name: str, annotation: Any) -> Any:
+    if name in _NAMED:
+        return _NAMED[name]()
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        return _value(name, get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        return _value(name, options[0])
+    if origin is Literal:
+        return get_args(annotation)[0]
+    if origin is list:
+        return []
+    if annotation is uuid.UUID:
+        return uuid.uuid4()
+    if annotation is datetime or "Datetime" in getattr(annotation, "__name__", ""):
+        return datetime.now(UTC)
+    if annotation is timedelta:
+        return timedelta(minutes=5)
+    if annotation is bool:
+        return False
+    if annotation is int:
+        return 1
+    if annotation is str:
+        return f"example {name}"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return example(annotation)
+    raise TypeError(f"no example for {name}: {annotation!r}")
+
+
+def example(model: type[M], **overrides: Any) -> M:
+    """A valid instance of `model`, with plausible values for every required field."""
+    values: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name in overrides:
+            continue
+        if info.is_required():
+            values[name] = _value(name, info.annotation)
+    return model.model_validate({**values, **overrides})
+
+
+def example_event(
+    model: type[D],
+    *,
+    subject: str | None = None,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    **overrides: Any,
+) -> Event[D]:
+    """A valid event of `model`'s type; payload fields can be overridden by name."""
+    data = example(model, **overrides)
+    return new_event(
+        data,
+        subject=subject or str(uuid.uuid4()),
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+    )
+
+
+def delivery(event: Event[D], queue: str, *, attempt: int = 1) -> Delivery[D]:
+    """A delivery of `event` to `queue`, as the consumer runtime hands it to a handler."""
+    return Delivery(event, queue, attempt, attempt > 1)
+
+
+# --- a local Sentry endpoint --------------------------------------------------------------------
+
+
+class SentryCapture:
+    """An HTTP server on loopback that accepts Sentry envelopes, so tests can assert alerts.
+
+    Use `dsn` as the SENTRY_DSN of the code under test; `events()` returns the error events it got.
+    """
+
+    def __init__(self) -> None:
+        self._received: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        capture = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                if self.headers.get("Content-Encoding") == "gzip":
+                    raw = gzip.decompress(raw)
+                capture._ingest(raw)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> SentryCapture:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def dsn(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://public@{host!s}:{port}/1"
+
+    def _ingest(self, raw: bytes) -> None:
+        lines = raw.split(b"\n")
+        items: list[dict[str, Any]] = []
+        i = 1  # line 0 is the envelope header
+        while i + 1 < len(lines):
+            try:
+                header = json.loads(lines[i])
+                payload = json.loads(lines[i + 1])
+            except ValueError:
+                i += 1
+                continue
+            if header.get("type") == "event" and isinstance(payload, dict):
+                items.append(payload)
+            i += 2
+        with self._lock:
+            self._received.extend(items)
+
+    def events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._received)
