@@ -238,6 +238,26 @@ class BusConformance:
         assert [d.attempt for d in seen.seen] == [1, 2, 3]
         assert Event[UserRegisteredV1].model_validate_json(letters[0]).id == event.id
 
+    async def test_the_dead_letter_hook_runs_once_before_parking(
+        self, harness: BusHarness
+    ) -> None:
+        calls: list[tuple[Delivery[Any], BaseException, str]] = []
+
+        async def hook(delivery: Delivery[Any], error: BaseException, reason: str) -> None:
+            calls.append((delivery, error, reason))
+
+        seen = Recorder(fail_times=100)
+        router = self.router(("h", UserRegisteredV1))
+        router.on("h", UserRegisteredV1, seen)
+        router.on_dead_letter("h", hook)
+        await harness.start(router)
+        event = example_event(UserRegisteredV1)
+        await harness.publish(event)
+        await harness.settle(lambda: len(calls) == 1, "the hook ran")
+        delivery, error, reason = calls[0]
+        assert (delivery.event.id, delivery.attempt, reason) == (event.id, 3, "retries_exhausted")
+        assert isinstance(error, RuntimeError)
+
     async def test_a_permanent_error_is_parked_at_once(self, harness: BusHarness) -> None:
         seen = Recorder(fail_times=100, error=PermanentError)
         router = self.router(("h", UserRegisteredV1))

@@ -31,6 +31,21 @@ from events.topology import dead_letter_queue, declare_subscription, retry_queue
 log = get_logger("events.consumer")
 
 
+async def run_dead_letter_hook(
+    route: Route, delivery: Delivery[Any], error: BaseException, reason: str
+) -> None:
+    """Let the service record the failure; the message is parked whatever the hook does."""
+    if route.on_dead_letter is None:
+        return
+    try:
+        await route.on_dead_letter(delivery, error, reason)
+    except Exception as exc:  # noqa: BLE001 - parking must not depend on the hook
+        log.error("dead-letter hook failed; parking anyway", error=repr(exc))
+        telemetry.report_dead_letter(
+            queue=route.queue, reason="dead_letter_hook_failed", error=exc, headers={}
+        )
+
+
 class IncompleteRouter(Exception):
     """The catalog subscribes the service to a type that no handler covers."""
 
@@ -145,6 +160,7 @@ class Consumer:
             if isinstance(decision, Retry):
                 await self._retry(route, message, error, attempt, decision, failed_at)
             else:
+                await run_dead_letter_hook(route, delivery, error, decision.reason)
                 await self._dead_letter(route, message, error, attempt, decision)
 
     async def _run(

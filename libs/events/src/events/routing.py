@@ -28,6 +28,9 @@ class Delivery(Generic[DataT]):
 
 
 Handler = Callable[[Delivery[Any]], Awaitable[None]]
+DeadLetterHook = Callable[[Delivery[Any], BaseException, str], Awaitable[None]]
+"""Runs when a delivery is given up on (with the error and the reason), before it is parked:
+where a service records the failure and publishes its fault event (email.failed.v1, ...)."""
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Route:
 
     subscription: Subscription
     handlers: dict[str, Handler] = field(default_factory=dict)
+    on_dead_letter: DeadLetterHook | None = None
 
     @property
     def queue(self) -> str:
@@ -90,6 +94,11 @@ class Router:
         if model.event_type in route.handlers:
             raise ValueError(f"{sub.queue} already handles {model.event_type}")
         route.handlers[model.event_type] = fn  # type: ignore[assignment]
+
+    def on_dead_letter(self, handler: str, hook: DeadLetterHook) -> None:
+        """Run `hook` when a delivery to `<service>.<handler>` is parked in its DLQ."""
+        sub = self.catalog.subscription(f"{self.service}.{handler}")
+        self._routes.setdefault(sub.queue, Route(sub)).on_dead_letter = hook
 
     @property
     def routes(self) -> list[Route]:

@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 from pydantic import BaseModel
 
 from events.catalog import CATALOG, Catalog
+from events.consumer import run_dead_letter_hook
 from events.envelope import Event, EventData, new_event
 from events.errors import ContractViolation, Unroutable, is_retryable
 from events.publisher import check_contract
@@ -112,10 +113,12 @@ class InMemoryBus:
                 try:
                     await handler(Delivery(event, route.queue, attempt, attempt > 1))
                 except Exception as exc:  # noqa: BLE001 - mirrors the consumer's classification
-                    if not is_retryable(exc):
-                        self.dead_letters.append(DeadLetter(route.queue, body, exc, attempt))
-                        return
-                    if immediate == policy.immediate and attempt == policy.attempts:
+                    final = immediate == policy.immediate and attempt == policy.attempts
+                    if not is_retryable(exc) or final:
+                        reason = "retries_exhausted" if is_retryable(exc) else "non_retryable"
+                        await run_dead_letter_hook(
+                            route, Delivery(event, route.queue, attempt, attempt > 1), exc, reason
+                        )
                         self.dead_letters.append(DeadLetter(route.queue, body, exc, attempt))
                         return
                     continue

@@ -1,0 +1,88 @@
+# Every command a person runs. `./platform <recipe>` installs what is missing first.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+services := "auth notify"
+pytest := "uv run pytest"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install the workspace and start the local servers.
+setup:
+    bash scripts/infra.sh
+    uv sync --all-packages --frozen
+
+# Start PostgreSQL and RabbitMQ if they are down.
+infra:
+    bash scripts/infra.sh
+
+# Run the whole platform locally (every service's api and worker, an SMTP catcher).
+up *args:
+    uv run python -m tests.e2e.platform {{args}}
+
+# Alias of `up`.
+dev *args:
+    just up {{args}}
+
+# Every suite: the bus, the shared kit, each service, contracts, end to end.
+test: test-events test-servicekit test-services test-contract e2e
+
+# libs/events: unit tests and the integration tests on RabbitMQ and PostgreSQL.
+test-events *args:
+    {{pytest}} libs/events/tests {{args}}
+
+# libs/servicekit's tests.
+test-servicekit *args:
+    {{pytest}} libs/servicekit/tests {{args}}
+
+# Each service's tests, one pytest run per service (as CI and the images see them).
+test-services:
+    for s in {{services}}; do just test-service "$s"; done
+
+# One service's tests: `just test-service auth`.
+test-service name *args:
+    {{pytest}} services/{{name}}/tests {{args}}
+
+test-auth *args:
+    just test-service auth {{args}}
+
+test-notify *args:
+    just test-service notify {{args}}
+
+# Cross-service contract tests over the catalog.
+test-contract *args:
+    {{pytest}} tests/contract {{args}}
+
+# The end-to-end workflows (E2E_INFRA=local|containers|auto, default auto).
+e2e *args:
+    {{pytest}} tests/e2e {{args}}
+
+# ruff, formatting and mypy, as CI runs them.
+lint:
+    uv run ruff check .
+    uv run ruff format --check .
+    uv run mypy
+
+# Format and fix what can be fixed automatically.
+fmt:
+    uv run ruff format .
+    uv run ruff check --fix .
+
+# Regenerate the committed JSON Schemas (refuses breaking changes) and docs/asyncapi.yaml.
+contracts:
+    uv run python -m events schemas --write
+    uv run python -m events asyncapi --write
+
+# Benchmarks of the bus against plain aio-pika; results land in bench/results/.
+bench *args:
+    uv run python -m bench.bus {{args}}
+
+# Operator tools for dead-letter queues: `just dlq list notify.welcome_email`.
+dlq *args:
+    uv run python -m events dlq {{args}}
+
+# Build each service's image (needs a Docker engine and a python:3.11-slim base image).
+images:
+    for s in {{services}}; do docker build -f services/$s/Dockerfile -t portfolio-$s:dev .; done

@@ -1,0 +1,135 @@
+"""The FastAPI app every service starts from: request ids, access logs, metrics, health."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from events.context import Correlation, correlated, new_correlation_id
+from events.logs import get_logger
+from servicekit.problems import install_problem_handlers
+
+REQUEST_ID = "x-request-id"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+log = get_logger("servicekit.http")
+
+REQUESTS = Counter("http_requests_total", "HTTP requests.", ["method", "route", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+"""Raises (with a message) when a dependency the service needs is not reachable."""
+
+
+def _route_template(app: ASGIApp, scope: Scope) -> str:
+    """The matched route's path template: bounded label cardinality for metrics."""
+    for route in getattr(app, "routes", []):
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", scope["path"]))
+    return "unmatched"
+
+
+class RequestContextMiddleware:
+    """Makes the request id (X-Request-ID, or a new one) the correlation id of all it causes."""
+
+    def __init__(self, app: ASGIApp, router_app: FastAPI) -> None:
+        self.app = app
+        self.router_app = router_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(REQUEST_ID.encode(), b"").decode("latin-1")
+        request_id = given if _SAFE_ID.match(given) else new_correlation_id()
+        route = _route_template(self.router_app, scope)
+        method = scope["method"]
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (REQUEST_ID.encode(), request_id.encode()),
+                ]
+            await send(message)
+
+        with correlated(Correlation(request_id), request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                elapsed = time.perf_counter() - started
+                if route not in ("/metrics", "/healthz"):
+                    REQUESTS.labels(method, route, str(status)).inc()
+                    LATENCY.labels(method, route).observe(elapsed)
+                    log.info(
+                        "request",
+                        method=method,
+                        route=route,
+                        status=status,
+                        duration_ms=round(elapsed * 1000, 2),
+                    )
+
+
+def create_app(
+    *,
+    title: str,
+    version: str = "1.0.0",
+    description: str = "",
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
+    readiness: Mapping[str, ReadinessCheck] | Callable[[], Mapping[str, ReadinessCheck]] = {},  # noqa: B006
+) -> FastAPI:
+    """A FastAPI app with problem details, request ids, metrics and health endpoints.
+
+    `readiness` maps a dependency's name to its check; it may be a callable returning the map, for
+    checks built in the lifespan (after the app object exists).
+    """
+    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, router_app=app)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Database, broker and backends reachable")
+    async def readyz() -> JSONResponse:
+        checks = readiness() if callable(readiness) else readiness
+        results: dict[str, str] = {}
+        ok = True
+        for name, check in checks.items():
+            try:
+                await check()
+                results[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - a failing check is an answer, not a crash
+                ok = False
+                results[name] = f"failing: {exc}"[:300]
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": results},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,49 @@
+"""The settings every service has; each service subclasses it with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from events.settings import BusSettings
+
+Environment = Literal["dev", "test", "prod"]
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings; secrets listed in `secret_fields` may keep their defaults only in dev."""
+
+    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+
+    environment: Environment = "dev"
+    log_level: str = "INFO"
+    log_json: bool = True
+    sentry_dsn: SecretStr | None = None
+    release: str | None = None
+    database_url: SecretStr = SecretStr("postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    db_pool_size: int = Field(default=10, ge=1)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+
+    secret_fields: tuple[str, ...] = ()
+    """Names of fields whose defaults are development values, refused outside dev."""
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Self:
+        if self.environment == "dev":
+            return self
+        defaults = type(self).model_fields
+        offending = [
+            name
+            for name in self.secret_fields
+            if getattr(self, name) == defaults[name].get_default(call_default_factory=True)
+        ]
+        if offending:
+            raise ValueError(
+                f"{', '.join(offending)} still hold development defaults; set them for "
+                f"{self.environment}"
+            )
+        return self

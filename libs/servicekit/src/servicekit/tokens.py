@@ -1,0 +1,143 @@
+"""Checking access tokens locally against the auth service's JWKS, with caching.
+
+Every service but auth imports this: tokens are verified without a call to auth per request. The
+key set is cached; a token signed with an unknown key id triggers one refresh (rate limited), which
+is how a key rotation reaches verifiers before the old key's tokens expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import httpx
+import jwt
+from fastapi import Header
+
+from servicekit.problems import Problem
+
+ALGORITHM = "EdDSA"
+
+
+class TokenInvalid(Exception):  # noqa: N818 - reads better at the raise site
+    """The token is missing, malformed, expired, or not signed by a published key."""
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a verified access token says about its bearer."""
+
+    user_id: uuid.UUID
+    session_id: str | None
+    expires_at: int
+    raw: dict[str, Any] = field(repr=False)
+
+
+class JwksVerifier:
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        issuer: str,
+        audience: str,
+        cache_ttl_s: float = 300.0,
+        min_refresh_interval_s: float = 5.0,
+        leeway_s: float = 5.0,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = jwks_url
+        self._issuer = issuer
+        self._audience = audience
+        self._ttl = cache_ttl_s
+        self._min_refresh = min_refresh_interval_s
+        self._leeway = leeway_s
+        self._client = client or httpx.AsyncClient(timeout=5.0)
+        self._clock = clock
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _refresh(self, *, force: bool) -> None:
+        async with self._lock:
+            age = self._clock() - self._fetched_at
+            if age < self._min_refresh or (not force and age < self._ttl):
+                return
+            try:
+                response = await self._client.get(self._url)
+                response.raise_for_status()
+                keys = response.json()["keys"]
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                if self._keys:  # keep verifying with the keys we have
+                    return
+                raise TokenInvalid(f"the signing keys are unavailable: {exc}") from exc
+            self._keys = {k["kid"]: jwt.PyJWK(k, algorithm=ALGORITHM) for k in keys if "kid" in k}
+            self._fetched_at = self._clock()
+
+    async def _key(self, kid: str) -> jwt.PyJWK:
+        await self._refresh(force=False)
+        if kid not in self._keys:
+            await self._refresh(force=True)
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise TokenInvalid("the token is signed with an unknown key") from None
+
+    async def verify(self, token: str) -> Claims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise TokenInvalid("the token is malformed") from exc
+        if header.get("alg") != ALGORITHM or not isinstance(header.get("kid"), str):
+            raise TokenInvalid("the token's algorithm or key id is not acceptable")
+        key = await self._key(header["kid"])
+        try:
+            payload = jwt.decode(
+                token,
+                key.key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+            user_id = uuid.UUID(payload["sub"])
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenInvalid("the token has expired") from exc
+        except (jwt.InvalidTokenError, ValueError) as exc:
+            raise TokenInvalid(f"the token is not valid: {exc}") from exc
+        return Claims(user_id, payload.get("sid"), int(payload["exp"]), payload)
+
+
+def bearer(verifier: Callable[[], JwksVerifier]) -> Callable[..., Awaitable[Claims]]:
+    """A FastAPI dependency: the verified claims of the request's bearer token, or a 401."""
+
+    async def dependency(
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Claims:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(
+                401,
+                "unauthenticated",
+                "Send an access token: Authorization: Bearer <token>.",
+                headers={"WWW-Authenticate": 'Bearer realm="portfolio"'},
+            )
+        try:
+            return await verifier().verify(token.strip())
+        except TokenInvalid as exc:
+            raise Problem(
+                401,
+                "invalid-token",
+                str(exc),
+                headers={"WWW-Authenticate": 'Bearer realm="portfolio", error="invalid_token"'},
+            ) from exc
+
+    return dependency
