@@ -60,4 +60,5 @@ __all__ = [
     "drop_bus_tables",
     "is_retryable",
     "new_event",
+    "run_until_signalled",
 ]

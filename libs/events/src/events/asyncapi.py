@@ -1,4 +1,4 @@
-"""The AsyncAPI 3.0 document, generated from the catalog: what flows, and what happens on failure."""
+"""The AsyncAPI 3.0 document, generated from the catalog: what flows and what happens on failure."""
 
 from __future__ import annotations
 
@@ -99,8 +99,10 @@ def build(catalog: Catalog = CATALOG, settings: BusSettings | None = None) -> di
         }
     for sub in catalog.subscriptions:
         key = sub.queue.replace(".", "_")
-        consumed = {t.replace(".", "_"): {"$ref": f"#/components/messages/{t.replace('.', '_')}"}
-                    for t in sub.types}
+        consumed = {
+            t.replace(".", "_"): {"$ref": f"#/components/messages/{t.replace('.', '_')}"}
+            for t in sub.types
+        }
         channels[key] = {
             "address": sub.queue,
             "title": f"queue {sub.queue}",
@@ -109,8 +111,13 @@ def build(catalog: Catalog = CATALOG, settings: BusSettings | None = None) -> di
             "bindings": {
                 "amqp": {
                     "is": "queue",
-                    "queue": {"name": sub.queue, "durable": True, "exclusive": False,
-                              "autoDelete": False, "vhost": "/"},
+                    "queue": {
+                        "name": sub.queue,
+                        "durable": True,
+                        "exclusive": False,
+                        "autoDelete": False,
+                        "vhost": "/",
+                    },
                 }
             },
             "x-bound-routing-keys": list(sub.types),

@@ -11,6 +11,7 @@ import sys
 from datetime import timedelta
 from typing import Any
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -37,7 +38,7 @@ def duration(text: str) -> timedelta:
 
 def _settings(args: argparse.Namespace) -> BusSettings:
     url = args.url or os.environ.get("EVENTS_AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/"
-    return BusSettings(amqp_url=url, exchange=args.exchange)  # type: ignore[arg-type]
+    return BusSettings(amqp_url=SecretStr(url), exchange=args.exchange)
 
 
 def _filter(args: argparse.Namespace) -> Filter:
@@ -57,8 +58,14 @@ def _print_messages(messages: list[DeadMessage], as_json: bool) -> None:
     table = Table("message id", "type", "reason", "error", "attempts", "failed at")
     for m in messages:
         s = m.summary()
-        table.add_row(s["message_id"], s["event_type"], s["reason"],
-                      f"{s['error_type']}: {s['error']}", str(s["attempts"]), s["failed_at"])
+        table.add_row(
+            s["message_id"],
+            s["event_type"],
+            s["reason"],
+            f"{s['error_type']}: {s['error']}",
+            str(s["attempts"]),
+            s["failed_at"],
+        )
     console.print(table)
 
 
@@ -68,8 +75,9 @@ async def _dlq(args: argparse.Namespace) -> int:
     try:
         ops = DeadLetterQueues(connection)
         if args.action == "list":
-            _print_messages(await ops.browse(args.queue, limit=args.limit, where=_filter(args)),
-                            args.json)
+            _print_messages(
+                await ops.browse(args.queue, limit=args.limit, where=_filter(args)), args.json
+            )
         elif args.action == "show":
             msg = await ops.show(args.queue, args.id)
             if msg is None:
@@ -80,19 +88,25 @@ async def _dlq(args: argparse.Namespace) -> int:
                 body = json.loads(msg.body)
             except ValueError:
                 body = msg.body.decode(errors="replace")
-            console.print_json(json.dumps(
-                {"headers": {k: str(v) for k, v in msg.headers.items()}, "body": body}
-            ))
+            console.print_json(
+                json.dumps({"headers": {k: str(v) for k, v in msg.headers.items()}, "body": body})
+            )
         elif args.action == "replay":
             with Progress(console=err, transient=True) as bar:
                 task = bar.add_task(f"replaying {args.queue}", total=None)
                 record = await ops.replay(
-                    args.queue, where=_filter(args), batch_size=args.batch_size,
-                    limit=args.limit, dry_run=args.dry_run, note=args.note,
+                    args.queue,
+                    where=_filter(args),
+                    batch_size=args.batch_size,
+                    limit=args.limit,
+                    dry_run=args.dry_run,
+                    note=args.note,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )
             verb = "would replay" if args.dry_run else "replayed"
-            console.print(f"{verb} {len(record.message_ids)} message(s); audit id {record.audit_id}")
+            console.print(
+                f"{verb} {len(record.message_ids)} message(s); audit id {record.audit_id}"
+            )
             if args.json:
                 console.print_json(json.dumps(record.__dict__))
         elif args.action == "purge":
@@ -100,7 +114,9 @@ async def _dlq(args: argparse.Namespace) -> int:
                 err.print("purge drops messages for good: add --yes to confirm")
                 return 2
             record = await ops.purge(args.queue, where=_filter(args), note=args.note)
-            console.print(f"purged {len(record.message_ids)} message(s); audit id {record.audit_id}")
+            console.print(
+                f"purged {len(record.message_ids)} message(s); audit id {record.audit_id}"
+            )
         elif args.action == "audit":
             console.print_json(json.dumps(await ops.audit_log(limit=args.limit)))
         return 0

@@ -238,9 +238,7 @@ class BusConformance:
         assert [d.attempt for d in seen.seen] == [1, 2, 3]
         assert Event[UserRegisteredV1].model_validate_json(letters[0]).id == event.id
 
-    async def test_the_dead_letter_hook_runs_once_before_parking(
-        self, harness: BusHarness
-    ) -> None:
+    async def test_the_dead_letter_hook_runs_once_before_parking(self, harness: BusHarness) -> None:
         calls: list[tuple[Delivery[Any], BaseException, str]] = []
 
         async def hook(delivery: Delivery[Any], error: BaseException, reason: str) -> None:
@@ -273,9 +271,7 @@ class BusConformance:
         await wait_for(parked, timeout=15, message="the message reached the DLQ")
         assert len(seen.seen) == 1
 
-    async def test_a_handler_that_recovers_sees_growing_attempts(
-        self, harness: BusHarness
-    ) -> None:
+    async def test_a_handler_that_recovers_sees_growing_attempts(self, harness: BusHarness) -> None:
         seen = Recorder(fail_times=2)
         router = self.router(("h", UserRegisteredV1))
         router.on("h", UserRegisteredV1, seen)

@@ -39,7 +39,7 @@ async def run_dead_letter_hook(
         return
     try:
         await route.on_dead_letter(delivery, error, reason)
-    except Exception as exc:  # noqa: BLE001 - parking must not depend on the hook
+    except Exception as exc:
         log.error("dead-letter hook failed; parking anyway", error=repr(exc))
         telemetry.report_dead_letter(
             queue=route.queue, reason="dead_letter_hook_failed", error=exc, headers={}
@@ -176,7 +176,7 @@ class Consumer:
                 try:
                     await handler(delivery)
                     return None, first_failure or self._clock()
-                except Exception as exc:  # noqa: BLE001 - every failure is classified below
+                except Exception as exc:
                     first_failure = first_failure or self._clock()
                     if not is_retryable(exc) or immediate == policy.immediate:
                         log.warning(
@@ -186,9 +186,7 @@ class Consumer:
                             retryable=is_retryable(exc),
                         )
                         return exc, first_failure
-                    await asyncio.sleep(
-                        (policy.immediate_backoff * (2**immediate)).total_seconds()
-                    )
+                    await asyncio.sleep((policy.immediate_backoff * (2**immediate)).total_seconds())
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
             telemetry.HANDLER_SECONDS.labels(route.queue, delivery.event.type).observe(
@@ -258,9 +256,7 @@ class Consumer:
                 queue=route.queue, reason=decision.reason, error=error, headers=headers
             )
 
-    async def _republish(
-        self, copy: Any, target: str, original: AbstractIncomingMessage
-    ) -> bool:
+    async def _republish(self, copy: Any, target: str, original: AbstractIncomingMessage) -> bool:
         """Publish to a retry level or DLQ with a confirm, and only then ack the original."""
         try:
             if self._control is None:
@@ -269,8 +265,9 @@ class Consumer:
                 await self._control.default_exchange.publish(copy, routing_key=target)
         except (TimeoutError, aiormq.exceptions.AMQPError, RuntimeError, PublishError) as exc:
             # Not acked: the broker redelivers it (and the delivery limit bounds the loop).
-            log.error("republish failed; message returned to its queue", target=target,
-                      error=repr(exc))
+            log.error(
+                "republish failed; message returned to its queue", target=target, error=repr(exc)
+            )
             await self._settle(original.nack(requeue=True))
             return False
         await self._ack(original)

@@ -221,8 +221,9 @@ class DeadLetterQueues:
         """Send matching messages back to their handler's queue as first attempts, audited."""
         name = dlq_name(queue)
         where = where or Filter()
-        record = AuditRecord("replay" if not dry_run else "replay-dry-run", name, where.describe(),
-                             note=note)
+        record = AuditRecord(
+            "replay" if not dry_run else "replay-dry-run", name, where.describe(), note=note
+        )
         total = await self.depth(queue)
         now = datetime.now(UTC)
         seen = 0
@@ -265,8 +266,9 @@ class DeadLetterQueues:
     ) -> None:
         publishes = []
         for message, msg in batch:
-            headers = {k: v for k, v in failures.clean(message.headers).items()
-                       if k not in _FAULT_HEADERS}
+            headers = {
+                k: v for k, v in failures.clean(message.headers).items() if k not in _FAULT_HEADERS
+            }
             headers.update(
                 {
                     ATTEMPT: 1,
@@ -278,7 +280,8 @@ class DeadLetterQueues:
             )
             publishes.append(
                 channel.default_exchange.publish(
-                    copy_message(message, headers), routing_key=msg.original_queue,
+                    copy_message(message, headers),
+                    routing_key=msg.original_queue,
                     timeout=self._timeout,
                 )
             )
@@ -288,8 +291,9 @@ class DeadLetterQueues:
         for message, _ in batch:
             await message.ack()
 
-    async def purge(self, queue: str, *, where: Filter | None = None,
-                    note: str | None = None) -> AuditRecord:
+    async def purge(
+        self, queue: str, *, where: Filter | None = None, note: str | None = None
+    ) -> AuditRecord:
         """Drop matching parked messages for good (all of them without a filter), audited."""
         name = dlq_name(queue)
         where = where or Filter()

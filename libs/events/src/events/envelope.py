@@ -82,7 +82,8 @@ def new_event(
     if causation_id is None and current is not None:
         causation_id = current.causation_id
     spec = CATALOG.event(data.event_type)
-    return Event[type(data)](  # type: ignore[misc]
+    model: Any = Event[type(data)]  # type: ignore[misc]
+    event: Event[DataT] = model(
         id=event_id or uuid.uuid4(),
         source=source or f"/{spec.producer}",
         type=data.event_type,
@@ -93,3 +94,4 @@ def new_event(
         traceparent=current.traceparent if current else None,
         data=data,
     )
+    return event

@@ -21,9 +21,16 @@ FAILED_HOST = "x-failed-host"
 REASON = "x-dead-letter-reason"
 
 # Headers the broker adds on each dead-lettering; a republished copy starts a clean history.
-_BROKER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue",
-                   "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue",
-                   "x-last-death-reason", "x-delivery-count")
+_BROKER_HEADERS = (
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+    "x-delivery-count",
+)
 
 MAX_ERROR = 1_000
 MAX_STACK = 4_000
@@ -31,7 +38,9 @@ MAX_STACK = 4_000
 
 def error_type(exc: BaseException) -> str:
     cls = type(exc)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
 
 
 def stack(exc: BaseException) -> str:

@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession as SaAsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from events.routing import Delivery
 from events.tables import inbox
 
 
-async def claim(session: SaAsyncSession, delivery: Delivery[Any]) -> bool:
+async def claim(session: AsyncSession, delivery: Delivery[Any]) -> bool:
     """Record this delivery in the handler's transaction; False if it was processed before.
 
     A concurrent duplicate blocks on the primary key until the first transaction ends, then sees
     the conflict: two copies never both pass.
     """
-    result = await session.execute(
+    result = await session.exec(
         insert(inbox)
         .values(consumer=delivery.queue, event_id=delivery.event.id, event_type=delivery.event.type)
         .on_conflict_do_nothing()

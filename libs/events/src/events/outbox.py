@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import asyncpg
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.ext.asyncio import AsyncSession as SaAsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from events import telemetry
 from events.amqp import Meta
@@ -28,10 +28,10 @@ from events.tables import NOTIFY_CHANNEL, inbox, outbox
 log = get_logger("events.outbox")
 
 
-async def add(session: SaAsyncSession, event: Event[Any], catalog: Catalog = CATALOG) -> None:
+async def add(session: AsyncSession, event: Event[Any], catalog: Catalog = CATALOG) -> None:
     """Write `event` in the session's transaction: it is published if and only if that commits."""
     check_contract(event, catalog)
-    await session.execute(
+    await session.exec(
         outbox.insert().values(
             event_id=event.id,
             event_type=event.type,
@@ -94,7 +94,7 @@ class OutboxRelay:
                     published = await self.relay_once() if self._publisher.ready else 0
                     await self._housekeeping()
                     errors = 0
-                except Exception as exc:  # noqa: BLE001 - the relay must outlive any one failure
+                except Exception as exc:
                     errors += 1
                     log.error("outbox relay pass failed", error=repr(exc))
                     published = 0

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from pydantic import SecretStr
 
 from events import infra
 from events.settings import BusSettings
@@ -33,7 +34,7 @@ def amqp_vhost() -> Iterator[str]:
 def bus_settings(amqp_vhost: str) -> BusSettings:
     """Bus settings on the session's vhost with an exchange of this test's own."""
     return BusSettings(
-        amqp_url=amqp_vhost,  # type: ignore[arg-type]
+        amqp_url=SecretStr(amqp_vhost),
         exchange=f"events.{uuid.uuid4().hex[:8]}",
         reconnect_interval_s=0.2,
         publish_timeout_s=5,

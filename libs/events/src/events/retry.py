@@ -76,14 +76,14 @@ class RetryPolicy:
             return DeadLetter("retries_exhausted")
         level = min(attempt, len(self.delays))
         base = self.delays[level - 1]
-        factor = 1 - self.jitter * (rng or random).random()  # noqa: S311 - jitter, not security
+        factor = 1 - self.jitter * (rng or random).random()
         delay = base * factor
         if self.budget is not None and (now - first_failed_at) + delay > self.budget:
             return DeadLetter("retry_budget_exhausted")
         return Retry(level=level, delay=delay)
 
     def scaled(self, factor: float) -> RetryPolicy:
-        """The same schedule with every duration multiplied: tests and e2e run it in milliseconds."""
+        """The same schedule with every duration multiplied (tests run it in milliseconds)."""
         if factor == 1:
             return self
         return replace(
@@ -102,7 +102,7 @@ EMAIL = RetryPolicy(
     immediate=1,
     budget=timedelta(hours=24),
 )
-"""Email: an SMTP server or provider outage lasts minutes to hours; a day later the mail is stale."""
+"""Email: a provider outage lasts minutes to hours; a day later the mail is stale."""
 
 MEDIA = RetryPolicy(
     delays=_seconds(30, 120, 600, 3600, 14400),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic
@@ -93,7 +92,7 @@ class Router:
         route = self._routes.setdefault(sub.queue, Route(sub))
         if model.event_type in route.handlers:
             raise ValueError(f"{sub.queue} already handles {model.event_type}")
-        route.handlers[model.event_type] = fn  # type: ignore[assignment]
+        route.handlers[model.event_type] = fn
 
     def on_dead_letter(self, handler: str, hook: DeadLetterHook) -> None:
         """Run `hook` when a delivery to `<service>.<handler>` is parked in its DLQ."""

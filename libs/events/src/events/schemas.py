@@ -102,7 +102,11 @@ def _signature(schema: dict[str, Any], root: dict[str, Any]) -> Any:
 
 
 def breaking_changes(
-    old: dict[str, Any], new: dict[str, Any], *, path: str = "", roots: tuple[Any, Any] | None = None
+    old: dict[str, Any],
+    new: dict[str, Any],
+    *,
+    path: str = "",
+    roots: tuple[Any, Any] | None = None,
 ) -> list[str]:
     """Why `new` would break a consumer or producer that relies on `old` (empty if compatible)."""
     old_root, new_root = roots or (old, new)
@@ -114,7 +118,9 @@ def breaking_changes(
         if name not in new_props:
             problems.append(f"{path}{name}: field removed")
     for name in sorted(set(new.get("required", [])) - set(old.get("required", []))):
-        problems.append(f"{path}{name}: " + ("now required" if name in old_props else "new required field"))
+        problems.append(
+            f"{path}{name}: " + ("now required" if name in old_props else "new required field")
+        )
     for name, old_field in old_props.items():
         if name not in new_props:
             continue
@@ -129,13 +135,18 @@ def breaking_changes(
     return problems
 
 
-def write(directory: Path = SCHEMA_DIR, catalog: Catalog = CATALOG, *, force: bool = False) -> list[str]:
+def write(
+    directory: Path = SCHEMA_DIR, catalog: Catalog = CATALOG, *, force: bool = False
+) -> list[str]:
     """Rewrite the committed schemas; refuses (and returns why) when a change is breaking."""
     problems: list[str] = []
     for name, text in expected_files(catalog).items():
         path = directory / name
         if path.exists() and not force:
-            problems += [f"{name}: {p}" for p in breaking_changes(json.loads(path.read_text()), json.loads(text))]
+            problems += [
+                f"{name}: {p}"
+                for p in breaking_changes(json.loads(path.read_text()), json.loads(text))
+            ]
     if problems:
         return problems
     directory.mkdir(parents=True, exist_ok=True)

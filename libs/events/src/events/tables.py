@@ -59,7 +59,7 @@ Index("inbox_processed_at", inbox.c.processed_at)
 
 # A statement-level trigger wakes the relay once per transaction that wrote to the outbox; the
 # notification is delivered at commit, so a rolled-back transaction wakes no one.
-_NOTIFY_FUNCTION = DDL(
+_NOTIFY_FUNCTION = DDL(  # type: ignore[no-untyped-call]
     f"""
     CREATE OR REPLACE FUNCTION events_outbox_notify() RETURNS trigger AS $$
     BEGIN
@@ -69,7 +69,7 @@ _NOTIFY_FUNCTION = DDL(
     $$ LANGUAGE plpgsql
     """
 )
-_NOTIFY_TRIGGER = DDL(
+_NOTIFY_TRIGGER = DDL(  # type: ignore[no-untyped-call]
     "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
     "FOR EACH STATEMENT EXECUTE FUNCTION events_outbox_notify()"
 )

@@ -8,19 +8,16 @@ from typing import Any
 import sentry_sdk
 from prometheus_client import Counter, Gauge, Histogram
 
-PUBLISHED = Counter(
-    "events_published_total", "Events confirmed by the broker.", ["event_type"]
-)
+PUBLISHED = Counter("events_published_total", "Events confirmed by the broker.", ["event_type"])
 PUBLISH_FAILED = Counter(
-    "events_publish_failed_total", "Publishes the broker refused, returned or never confirmed.",
+    "events_publish_failed_total",
+    "Publishes the broker refused, returned or never confirmed.",
     ["event_type", "error"],
 )
 CONSUMED = Counter(
     "events_consumed_total", "Deliveries handled, by outcome.", ["queue", "event_type", "outcome"]
 )
-RETRIED = Counter(
-    "events_retried_total", "Deliveries sent to a retry level.", ["queue", "level"]
-)
+RETRIED = Counter("events_retried_total", "Deliveries sent to a retry level.", ["queue", "level"])
 DEAD_LETTERED = Counter(
     "events_dead_lettered_total", "Deliveries parked in a DLQ.", ["queue", "reason"]
 )

@@ -7,9 +7,11 @@ can trust it. It does not model time (retry delays) or the network; those are pr
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import json
 import threading
+import time
 import types
 import typing
 import uuid
@@ -20,12 +22,15 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from pydantic import BaseModel
 
 from events.catalog import CATALOG, Catalog
 from events.consumer import run_dead_letter_hook
-from events.envelope import Event, EventData, new_event
+from events.envelope import Event, EventData, RawEvent, new_event
 from events.errors import ContractViolation, Unroutable, is_retryable
+from events.infra import wait_for
 from events.publisher import check_contract
 from events.routing import Delivery, Route, Router
 
@@ -112,7 +117,7 @@ class InMemoryBus:
             for immediate in range(policy.immediate + 1):
                 try:
                     await handler(Delivery(event, route.queue, attempt, attempt > 1))
-                except Exception as exc:  # noqa: BLE001 - mirrors the consumer's classification
+                except Exception as exc:
                     final = immediate == policy.immediate and attempt == policy.attempts
                     if not is_retryable(exc) or final:
                         reason = "retries_exhausted" if is_retryable(exc) else "non_retryable"
@@ -271,3 +276,106 @@ class SentryCapture:
     def events(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._received)
+
+
+# --- a tap on the real exchange -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tapped:
+    """One event seen on the exchange, with the AMQP details it travelled with."""
+
+    event: RawEvent
+    routing_key: str
+    headers: dict[str, Any]
+    received_at: float
+
+
+class EventTap:
+    """A queue bound to `#` on the events exchange that records every event published.
+
+    It is how tests follow a workflow event by event on the real broker: wait for an event that
+    matches a predicate, or read the ordered sequence that shares a correlation id.
+    """
+
+    def __init__(self, connection: AbstractRobustConnection, exchange: str = "events") -> None:
+        self._connection = connection
+        self._exchange = exchange
+        self.seen: list[Tapped] = []
+        self._channel: AbstractChannel | None = None
+
+    async def start(self) -> EventTap:
+        self._channel = await self._connection.channel()
+        exchange = await self._channel.declare_exchange(
+            self._exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        # Exclusive and auto-deleted: the tap vanishes with the test's connection.
+        queue = await self._channel.declare_queue(
+            f"tap.{uuid.uuid4().hex[:8]}", exclusive=True, auto_delete=True
+        )
+        await queue.bind(exchange, routing_key="#")
+        await queue.consume(self._record, no_ack=True)
+        return self
+
+    async def _record(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event = RawEvent.model_validate_json(message.body)
+        except ValueError:
+            return  # a malformed body is a DLQ matter; the tap records events
+        self.seen.append(
+            Tapped(event, message.routing_key or "", dict(message.headers or {}), time.monotonic())
+        )
+
+    async def stop(self) -> None:
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+
+    def events(self, event_type: str | None = None) -> list[RawEvent]:
+        return [t.event for t in self.seen if event_type is None or t.event.type == event_type]
+
+    async def wait_for(
+        self,
+        event_type: str,
+        where: Callable[[RawEvent], bool] = lambda _: True,
+        *,
+        timeout: float = 10.0,
+    ) -> RawEvent:
+        """The first event of `event_type` matching `where`, waiting up to `timeout` seconds."""
+        found: list[RawEvent] = []
+
+        def match() -> bool:
+            found[:] = [e for e in self.events(event_type) if where(e)]
+            return bool(found)
+
+        await wait_for(
+            match,
+            timeout=timeout,
+            message=lambda: (
+                f"no {event_type} matching the predicate; saw: "
+                + ", ".join(f"{t.event.type}({t.event.subject})" for t in self.seen[-20:])
+            ),
+        )
+        return found[0]
+
+    def sequence(self, correlation_id: str) -> list[str]:
+        """The types of the events of one workflow, in the order the tap received them."""
+        return [t.event.type for t in self.seen if t.event.correlationid == correlation_id]
+
+    async def expect_sequence(
+        self, correlation_id: str, expected: list[str], *, timeout: float = 10.0
+    ) -> None:
+        """Wait until the workflow's events are exactly `expected`; fail with a readable diff."""
+
+        def done() -> bool:
+            return self.sequence(correlation_id) == expected
+
+        try:
+            await wait_for(done, timeout=timeout)
+        except AssertionError:
+            got = self.sequence(correlation_id)
+            diff = "\n".join(
+                difflib.unified_diff(expected, got, "expected", "observed", lineterm="")
+            )
+            raise AssertionError(
+                f"events of correlation {correlation_id} differ:\n{diff}"
+            ) from None

@@ -35,7 +35,7 @@ _TITLES = {
 }
 
 
-class Problem(Exception):  # noqa: N818 - it is the RFC's name
+class Problem(Exception):
     """Raise from a route or handler to answer with problem details."""
 
     def __init__(
@@ -103,7 +103,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             422,
             type_=TYPE_BASE + "validation",
             title="Your request is not valid",
-            detail="; ".join(f"{'.'.join(map(str, e['location']))}: {e['message']}" for e in errors),
+            detail="; ".join(
+                f"{'.'.join(map(str, e['location']))}: {e['message']}" for e in errors
+            ),
             instance=request.url.path,
             errors=errors,
         )

@@ -22,7 +22,9 @@ Closer = Callable[[], Awaitable[Any]]
 
 
 def lifespan(
-    runtime: BusRuntime | None, *, on_start: list[Callable[[], Awaitable[Any]]] | None = None,
+    runtime: BusRuntime | None,
+    *,
+    on_start: list[Callable[[], Awaitable[Any]]] | None = None,
     on_stop: list[Closer] | None = None,
 ) -> Callable[[FastAPI], Any]:
     """A lifespan that starts `runtime` (and extra starters) and stops all in reverse order."""
@@ -43,8 +45,12 @@ def lifespan(
 
 
 def ops_app(
-    *, title: str, runtime: BusRuntime, readiness: dict[str, ReadinessCheck],
-    on_start: list[Callable[[], Awaitable[Any]]] | None = None, on_stop: list[Closer] | None = None,
+    *,
+    title: str,
+    runtime: BusRuntime,
+    readiness: dict[str, ReadinessCheck],
+    on_start: list[Callable[[], Awaitable[Any]]] | None = None,
+    on_stop: list[Closer] | None = None,
 ) -> FastAPI:
     """The worker's HTTP face: /healthz, /readyz and /metrics only."""
     return create_app(

@@ -23,7 +23,7 @@ from servicekit.problems import Problem
 ALGORITHM = "EdDSA"
 
 
-class TokenInvalid(Exception):  # noqa: N818 - reads better at the raise site
+class TokenInvalid(Exception):
     """The token is missing, malformed, expired, or not signed by a published key."""
 
 
