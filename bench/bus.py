@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
-import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -113,7 +113,7 @@ async def bench_publish(conn: AbstractRobustConnection, settings: BusSettings, n
     await publisher.start()
     events = [example_event(UserRegisteredV1) for _ in range(n)]
     started = time.perf_counter()
-    await windowed([lambda e=e: publisher.publish(e) for e in events], WINDOW)
+    await windowed([functools.partial(publisher.publish, e) for e in events], WINDOW)
     bus_rate = n / (time.perf_counter() - started)
 
     plain_channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
@@ -132,7 +132,7 @@ async def bench_publish(conn: AbstractRobustConnection, settings: BusSettings, n
         await plain_exchange.publish(message, "user.registered.v1", mandatory=True)
 
     started = time.perf_counter()
-    await windowed([lambda d=d: plain_publish(d) for d in datas], WINDOW)
+    await windowed([functools.partial(plain_publish, d) for d in datas], WINDOW)
     plain_rate = n / (time.perf_counter() - started)
     await sink.purge()
     await channel.close()
