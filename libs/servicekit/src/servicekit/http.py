@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import sentry_sdk
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -16,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from events.context import Correlation, correlated, new_correlation_id
 from events.logs import get_logger
-from servicekit.problems import install_problem_handlers
+from servicekit.problems import install_problem_handlers, problem_response
 
 REQUEST_ID = "x-request-id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -60,12 +61,14 @@ class RequestContextMiddleware:
         route = _route_template(self.router_app, scope)
         method = scope["method"]
         status = 500
+        responded = False
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
+                responded = True
                 message.setdefault("headers", [])
                 message["headers"] = [
                     *message["headers"],
@@ -76,6 +79,21 @@ class RequestContextMiddleware:
         with correlated(Correlation(request_id), request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                # Answered here, inside the request's context, so the 500 carries the request id
+                # an operator will search the logs and Sentry for.
+                log.exception("unhandled error", route=route)
+                sentry_sdk.capture_exception(exc)
+                if responded:
+                    raise
+                response = problem_response(
+                    500,
+                    type_="about:blank",
+                    title="Internal server error",
+                    detail="Something went wrong on our side; the request id identifies it.",
+                    instance=scope["path"],
+                )
+                await response(scope, receive, send_with_id)
             finally:
                 elapsed = time.perf_counter() - started
                 if route not in ("/metrics", "/healthz"):

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import sentry_sdk
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from events.logs import get_logger
-
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://portfolio.example/problems/"
-log = get_logger("servicekit.problems")
 
 _TITLES = {
     400: "Bad request",
@@ -119,16 +115,4 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=str(exc.detail),
             instance=request.url.path,
             headers=dict(exc.headers or {}),
-        )
-
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", path=request.url.path)
-        sentry_sdk.capture_exception(exc)
-        return problem_response(
-            500,
-            type_="about:blank",
-            title="Internal server error",
-            detail="Something went wrong on our side; the request id identifies it.",
-            instance=request.url.path,
         )
