@@ -103,6 +103,14 @@ async def test_the_request_id_becomes_the_correlation_id(client: httpx.AsyncClie
     assert response.headers["x-request-id"] == "req-123"
     fresh = await client.get("/whoami")
     assert fresh.json()["correlation"] == fresh.headers["x-request-id"]
+    workflow = await client.post(
+        "/things",
+        json={"name": "a", "age": 3},
+        headers={"X-Correlation-ID": "signup-7", "X-Request-ID": "r-2"},
+    )
+    assert workflow.json() == {"correlation": "signup-7"}
+    assert workflow.headers["x-request-id"] == "r-2"
+    assert workflow.headers["x-correlation-id"] == "signup-7"
     hostile = await client.get("/whoami", headers={"X-Request-ID": "bad id\nwith newline"})
     assert hostile.json()["correlation"] != "bad id\nwith newline"
 

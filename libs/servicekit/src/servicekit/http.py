@@ -20,6 +20,7 @@ from events.logs import get_logger
 from servicekit.problems import install_problem_handlers, problem_response
 
 REQUEST_ID = "x-request-id"
+CORRELATION_ID = "x-correlation-id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = get_logger("servicekit.http")
 
@@ -45,7 +46,12 @@ def _route_template(app: ASGIApp, scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    """Makes the request id (X-Request-ID, or a new one) the correlation id of all it causes."""
+    """Gives each request an id and a correlation id that every event it causes carries.
+
+    The request id is X-Request-ID or a new one. The correlation id is X-Correlation-ID when a
+    client ties several requests into one workflow (register, then verify, then log in), else the
+    request id. Both are echoed in the response and bound to every log line.
+    """
 
     def __init__(self, app: ASGIApp, router_app: FastAPI) -> None:
         self.app = app
@@ -58,6 +64,8 @@ class RequestContextMiddleware:
         headers = dict(scope.get("headers") or [])
         given = headers.get(REQUEST_ID.encode(), b"").decode("latin-1")
         request_id = given if _SAFE_ID.match(given) else new_correlation_id()
+        asked = headers.get(CORRELATION_ID.encode(), b"").decode("latin-1")
+        correlation_id = asked if _SAFE_ID.match(asked) else request_id
         route = _route_template(self.router_app, scope)
         method = scope["method"]
         status = 500
@@ -73,10 +81,11 @@ class RequestContextMiddleware:
                 message["headers"] = [
                     *message["headers"],
                     (REQUEST_ID.encode(), request_id.encode()),
+                    (CORRELATION_ID.encode(), correlation_id.encode()),
                 ]
             await send(message)
 
-        with correlated(Correlation(request_id), request_id=request_id):
+        with correlated(Correlation(correlation_id), request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception as exc:
