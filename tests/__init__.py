@@ -1,0 +1,1 @@
+"""Cross-service tests: contracts and end-to-end workflows."""

@@ -1,0 +1,1 @@
+"""End-to-end workflows against real infrastructure (`just e2e`)."""
