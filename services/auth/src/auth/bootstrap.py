@@ -1,0 +1,130 @@
+"""The composition root: settings in, engine, adapters, bus and apps out. Nothing at import."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from auth import handlers, keys
+from auth.clock import Clock, SystemClock
+from auth.config import Settings
+from auth.passwords import PasswordHasher, PasswordPolicy
+from auth.unit_of_work import AuthUnitOfWork
+from events import BusRuntime, Router
+from events.contracts import EmailBouncedV1, EmailFailedV1, EmailSentV1
+from events.db import create_engine, session_factory
+from events.logs import get_logger
+from servicekit.health import bus_check, database_check
+from servicekit.http import create_app
+from servicekit.runner import lifespan, ops_app
+
+SERVICE = "auth"
+log = get_logger("auth.bootstrap")
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    hasher: PasswordHasher
+    policy: PasswordPolicy
+    keys: keys.KeyRing
+
+    def uow(self) -> AuthUnitOfWork:
+        return AuthUnitOfWork(self.sessions)
+
+    async def close(self) -> None:
+        self.hasher.close()
+        await self.engine.dispose()
+
+
+def key_ring(settings: Settings) -> keys.KeyRing:
+    loaded = [keys.load(k) for k in settings.signing_keys]
+    if not loaded:
+        # Only in dev (the settings refuse it elsewhere): tokens die with the process.
+        log.warning("no AUTH_SIGNING_KEYS: signing with an ephemeral key (dev only)")
+        loaded = [keys.generate("dev-ephemeral")]
+    return keys.KeyRing(loaded, issuer=settings.issuer, audience=settings.audience)
+
+
+def build(settings: Settings, *, clock: Clock | None = None) -> Container:
+    engine = create_engine(
+        settings.database_url.get_secret_value(), pool_size=settings.db_pool_size
+    )
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        clock=clock or SystemClock(),
+        hasher=PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost_kib=settings.argon2_memory_cost_kib,
+            parallelism=settings.argon2_parallelism,
+            concurrency=settings.hash_concurrency,
+        ),
+        policy=PasswordPolicy(settings.password_min_length, settings.password_max_length),
+        keys=key_ring(settings),
+    )
+
+
+def router(container: Container) -> Router:
+    """auth.email_status: an account's email deliverability, from notify's outcomes."""
+    bus = Router(SERVICE)
+    bus.on(
+        "email_status",
+        EmailSentV1,
+        functools.partial(handlers.record_email_sent, uow=container.uow),
+    )
+    bus.on(
+        "email_status",
+        EmailFailedV1,
+        functools.partial(handlers.record_email_failed, uow=container.uow),
+    )
+    bus.on(
+        "email_status",
+        EmailBouncedV1,
+        functools.partial(handlers.record_email_bounced, uow=container.uow),
+    )
+    return bus
+
+
+def runtime(container: Container, *, consume: bool, role: str) -> BusRuntime:
+    return BusRuntime(
+        service=SERVICE,
+        settings=container.settings.bus,
+        engine=container.engine,
+        router=router(container) if consume else None,
+        role=role,
+    )
+
+
+def api_app(container: Container, *, consume: bool = False) -> FastAPI:
+    """The HTTP API; its bus runtime relays the outbox (and consumes too in `all` mode)."""
+    from auth.api import include_routes
+
+    bus = runtime(container, consume=consume, role="all" if consume else "api")
+    app = create_app(
+        title="auth",
+        description="Registration, email verification, login, sessions and the JWKS.",
+        lifespan=lifespan(bus, on_stop=[container.close]),
+        readiness={"database": database_check(container.engine), "broker": bus_check(bus)},
+    )
+    app.state.container = container
+    include_routes(app)
+    return app
+
+
+def worker_app(container: Container) -> FastAPI:
+    bus = runtime(container, consume=True, role="worker")
+    return ops_app(
+        title="auth",
+        runtime=bus,
+        readiness={"database": database_check(container.engine), "broker": bus_check(bus)},
+        on_stop=[container.close],
+    )

@@ -1,0 +1,59 @@
+"""Auth settings: env prefix AUTH_, nested with `__` (AUTH_BUS__AMQP_URL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Self
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+
+class SigningKeyConfig(BaseModel):
+    """One Ed25519 key: `python -m auth keygen` prints a new entry."""
+
+    kid: str = Field(min_length=1, max_length=64)
+    private_key_pem: SecretStr
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTH_", env_nested_delimiter="__", extra="ignore")
+
+    http_port: int = 8001
+    worker_port: int = 9001
+
+    issuer: str = "portfolio-auth"
+    audience: str = "portfolio"
+    signing_keys: list[SigningKeyConfig] = Field(
+        default_factory=list,
+        description="JSON list; the first key signs, all are published in the JWKS.",
+    )
+    access_token_ttl: timedelta = timedelta(minutes=15)
+    refresh_token_ttl: timedelta = timedelta(days=30)
+    session_max_age: timedelta = timedelta(days=90)
+
+    verification_ttl: timedelta = timedelta(hours=24)
+    resend_min_interval: timedelta = timedelta(minutes=1)
+    resend_max_per_day: int = Field(default=5, ge=1)
+
+    password_min_length: int = Field(default=8, ge=8)
+    password_max_length: int = Field(default=128, ge=64)
+    hash_concurrency: int = Field(default=4, ge=1, description="argon2 hashes at once (memory)")
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65536, ge=8192)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    login_window: timedelta = timedelta(minutes=15)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=50, ge=1)
+
+    @model_validator(mode="after")
+    def _keys_outside_dev(self) -> Self:
+        if self.environment != "dev" and not self.signing_keys:
+            raise ValueError(
+                "AUTH_SIGNING_KEYS is empty: outside dev, tokens must be signed with keys that "
+                "survive a restart (generate one with `python -m auth keygen`)"
+            )
+        return self

@@ -1,0 +1,178 @@
+"""Auth's tables and API shapes: XBase -> XCreate -> X(table=True) -> XPublic."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import ConfigDict
+from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Identity, Index
+from sqlmodel import Field, SQLModel
+
+PENDING, ACTIVE, DISABLED = "pending", "active", "disabled"
+EMAIL_UNKNOWN, EMAIL_SENT, EMAIL_FAILED, EMAIL_BOUNCED = "unknown", "sent", "failed", "bounced"
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+class UserBase(SQLModel):
+    email: str = Field(max_length=320)
+    display_name: str = Field(min_length=1, max_length=100)
+
+
+class UserCreate(UserBase):
+    """The registration request; the email and password are checked by the use case."""
+
+    model_config = ConfigDict(str_strip_whitespace=False)  # type: ignore[assignment]
+    password: str = Field(max_length=1024)
+
+
+class User(UserBase, table=True):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"status IN ('{PENDING}', '{ACTIVE}', '{DISABLED}')", name="user_status"),
+        CheckConstraint(
+            f"email_status IN ('{EMAIL_UNKNOWN}', '{EMAIL_SENT}', '{EMAIL_FAILED}', "
+            f"'{EMAIL_BOUNCED}')",
+            name="user_email_status",
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # Uniqueness is case-insensitive: the key is the lower-cased normalised address.
+    email_key: str = Field(max_length=320, unique=True)
+    password_hash: str
+    status: str = Field(default=PENDING, max_length=16)
+    email_status: str = Field(default=EMAIL_UNKNOWN, max_length=16)
+    email_status_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    email_status_detail: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_column=_ts())
+    verified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    first_login_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class UserPublic(UserBase):
+    id: uuid.UUID
+    status: str
+    email_status: str
+    email_deliverable: bool
+    created_at: datetime
+    verified_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> UserPublic:
+        return cls(
+            id=user.id,
+            email=user.email,
+            display_name=user.display_name,
+            status=user.status,
+            email_status=user.email_status,
+            email_deliverable=user.email_status not in (EMAIL_FAILED, EMAIL_BOUNCED),
+            created_at=user.created_at,
+            verified_at=user.verified_at,
+        )
+
+
+class Registered(SQLModel):
+    id: uuid.UUID
+    status: str
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+class VerificationToken(SQLModel, table=True):
+    __tablename__ = "verification_tokens"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)  # SHA-256 hex; the token is never stored
+    created_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    superseded_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class VerifyRequest(SQLModel):
+    token: str = Field(min_length=1, max_length=200)
+
+
+class ResendRequest(SQLModel):
+    email: str = Field(max_length=320)
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+class Session(SQLModel, table=True):
+    """A login: the family of refresh tokens that rotate from it."""
+
+    __tablename__ = "sessions"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    revoked_reason: str | None = Field(default=None, max_length=32)
+
+
+class RefreshToken(SQLModel, table=True):
+    __tablename__ = "refresh_tokens"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    session_id: uuid.UUID = Field(foreign_key="sessions.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    rotated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class LoginRequest(SQLModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class RefreshRequest(SQLModel):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class LogoutRequest(SQLModel):
+    refresh_token: str | None = Field(default=None, max_length=200)
+
+
+class TokenPair(SQLModel):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+
+# --- login audit (also the throttle's memory) -------------------------------------------------
+
+
+class LoginAttempt(SQLModel, table=True):
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("login_attempts_by_email", "email_key", "at"),
+        Index("login_attempts_by_address", "client_address", "at"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    email_key: str = Field(max_length=320)
+    client_address: str = Field(max_length=64)
+    user_agent: str | None = Field(default=None, max_length=300)
+    outcome: str = Field(
+        max_length=32
+    )  # success | bad_credentials | pending | disabled | throttled
+    first_login: bool = False
+    at: datetime = Field(sa_column=_ts())
