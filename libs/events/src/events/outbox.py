@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Interval, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -162,7 +162,7 @@ class OutboxRelay:
                 .values(
                     attempts=outbox.c.attempts + 1,
                     last_error=bindparam("err"),
-                    available_at=func.now() + bindparam("delay"),
+                    available_at=func.now() + bindparam("delay", type_=Interval),
                 ),
                 [
                     {"s": row.seq, "err": repr(exc)[:1000], "delay": self._backoff(row.attempts)}

@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.catalog import CATALOG, Catalog
 from events.consumer import run_dead_letter_hook
@@ -379,3 +380,33 @@ class EventTap:
             raise AssertionError(
                 f"events of correlation {correlation_id} differ:\n{diff}"
             ) from None
+
+
+# --- the outbox, drained into memory ------------------------------------------------------------
+
+
+class ContractRecorder:
+    """A publisher for the outbox relay that validates each body against its type's contract."""
+
+    def __init__(self, catalog: Catalog = CATALOG) -> None:
+        self.catalog = catalog
+        self.events: list[Event[Any]] = []
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    async def publish_body(self, meta: Any, body: bytes) -> None:
+        model = self.catalog.event(meta.type).model
+        self.events.append(Event[model].model_validate_json(body))  # type: ignore[valid-type]
+
+
+async def drain_outbox(engine: AsyncEngine, catalog: Catalog = CATALOG) -> list[Event[Any]]:
+    """Relay every pending outbox row into memory, each checked by the contract kit, in order."""
+    from events.outbox import OutboxRelay
+
+    recorder = ContractRecorder(catalog)
+    relay = OutboxRelay(engine, recorder)
+    while await relay.relay_once():
+        pass
+    return recorder.events

@@ -36,11 +36,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            # After a commit this is a no-op; otherwise it undoes everything since the last commit.
-            await self.session.rollback()
-        finally:
-            await self.session.close()
+        # Closing rolls back whatever was not committed. It does not expire what was loaded (an
+        # explicit rollback would), so objects read in the unit of work stay readable after it.
+        await self.session.close()
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -183,3 +183,35 @@ async def test_two_relays_side_by_side_never_publish_the_same_row(
     by_relay = {name for name, _ in log}
     assert by_relay == {"a", "b"}, "both relays should have taken part"
     await wait_for(lambda: len(tap.events()) == 600, timeout=10, message="all 600 on the broker")
+
+
+async def test_an_unroutable_event_waits_in_the_outbox_until_a_consumer_binds(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    connection: AbstractRobustConnection,
+    bus_settings: BusSettings,
+    publisher: RabbitPublisher,
+    ledger: Any,
+    make_router: Any,
+) -> None:
+    relay = OutboxRelay(engine, publisher, RelaySettings(poll_interval_s=0.05))
+    stop, task = await run_relay(relay)
+    [event] = await write_events(sessions, 1)  # nothing is bound to its type yet
+
+    async def backed_off() -> bool:
+        async with engine.connect() as conn:
+            row = (await conn.execute(select(outbox.c.attempts, outbox.c.last_error))).one()
+        return row.attempts >= 1 and "Unroutable" in (row.last_error or "")
+
+    await wait_for(backed_off, timeout=10, message="the returned publish was recorded")
+    consumer = Consumer(connection, make_router(ledger), bus_settings)
+    await consumer.start()
+
+    async def applied() -> bool:
+        return await ledger.applied() == {event.id: 1}
+
+    await wait_for(applied, timeout=15, message="published once a queue bound the type")
+    assert await pending(engine) == 0
+    stop.set()
+    await task
+    await consumer.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,10 @@ from events.telemetry import init_sentry
 from servicekit import migrations
 from servicekit.server import serve
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# The source tree's migrations; an image installs the package elsewhere and says where they are.
+MIGRATIONS = Path(
+    os.environ.get("AUTH_MIGRATIONS_DIR", Path(__file__).resolve().parents[2] / "migrations")
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -302,6 +302,7 @@ async def login(
             user_id=locked.id, created_at=now, expires_at=now + settings.session_max_age
         )
         tx.session.add(session)
+        await tx.session.flush()  # the session row first: the refresh token references it
         tx.session.add(
             RefreshToken(
                 session_id=session.id,

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
+from typing import Any
 
+import httpx
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth import keys
 from auth.config import Settings
+from events import Event
+from events.contracts import UserVerificationRequestedV1
 from events.settings import BusSettings
+from events.testing import drain_outbox
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+PASSWORD = "correct horse battery staple"  # noqa: S105 - a test fixture, not a secret
 
 
 def signing_keys_env(count: int = 1) -> str:
@@ -36,3 +44,65 @@ def settings_for(
         values["bus"] = bus
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+class Outbox:
+    """Everything auth published so far, drained through the contract kit."""
+
+    def __init__(self, container: Any) -> None:
+        self.engine: AsyncEngine = container.engine
+        self.events: list[Event[Any]] = []
+
+    async def drain(self) -> list[Event[Any]]:
+        fresh = await drain_outbox(self.engine)
+        self.events += fresh
+        return fresh
+
+    async def types(self) -> list[str]:
+        await self.drain()
+        return [e.type for e in self.events]
+
+    async def token_for(self, email: str) -> str:
+        await self.drain()
+        tokens: list[str] = [
+            e.data.token
+            for e in self.events
+            if isinstance(e.data, UserVerificationRequestedV1)
+            and e.data.email.lower() == email.lower()
+        ]
+        assert tokens, f"no verification was requested for {email}"
+        return tokens[-1]
+
+
+async def register(
+    client: httpx.AsyncClient,
+    email: str | None = None,
+    password: str = PASSWORD,
+    display_name: str = "Ada Lovelace",
+    **headers: str,
+) -> httpx.Response:
+    return await client.post(
+        "/auth/register",
+        json={
+            "email": email or f"ada-{uuid.uuid4().hex[:8]}@example.org",
+            "password": password,
+            "display_name": display_name,
+        },
+        headers=headers,
+    )
+
+
+async def active_user(
+    client: httpx.AsyncClient, outbox: Outbox, email: str | None = None
+) -> tuple[str, str]:
+    """Register and verify an account; returns (user id, email)."""
+    email = email or f"ada-{uuid.uuid4().hex[:8]}@example.org"
+    created = await register(client, email)
+    assert created.status_code == 201, created.text
+    verified = await client.post("/auth/verify", json={"token": await outbox.token_for(email)})
+    assert verified.status_code == 200, verified.text
+    return created.json()["id"], email
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    return await client.post("/auth/login", json={"email": email, "password": password})

@@ -1,0 +1,211 @@
+"""Login, throttling, access tokens, refresh rotation with reuse detection, logout."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from auth.bootstrap import Container
+from auth.clock import FrozenClock
+from auth.testing import PASSWORD, Outbox, active_user, login, register
+
+PROBLEM = "https://portfolio.example/problems/"
+
+
+async def test_the_first_login_is_flagged_once_and_audited(
+    client: httpx.AsyncClient, container: Container, outbox: Outbox
+) -> None:
+    user_id, email = await active_user(client, outbox)
+    await outbox.drain()
+    first = await login(client, email)
+    assert first.status_code == 200, first.text
+    assert first.headers["cache-control"] == "no-store"
+    body = first.json()
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 900
+    second = await login(client, email.upper())
+    assert second.status_code == 200
+    events = await outbox.drain()
+    assert [(e.type, e.data.first_login) for e in events] == [
+        ("user.logged_in.v1", True),
+        ("user.logged_in.v1", False),
+    ]
+    async with container.engine.connect() as conn:
+        audit = (
+            await conn.execute(
+                text(
+                    "SELECT outcome, first_login, client_address FROM login_attempts "
+                    "WHERE user_id = :id ORDER BY at, id"
+                ),
+                {"id": user_id},
+            )
+        ).all()
+    assert [tuple(r) for r in audit] == [
+        ("success", True, "203.0.113.7"),
+        ("success", False, "203.0.113.7"),
+    ]
+
+
+async def test_a_pending_account_is_refused_only_after_the_password_checks_out(
+    client: httpx.AsyncClient,
+) -> None:
+    await register(client, "pending@example.org")
+    wrong = await login(client, "pending@example.org", "wrong password here")
+    assert wrong.status_code == 401
+    right = await login(client, "pending@example.org")
+    assert right.status_code == 403
+    assert right.json()["type"] == PROBLEM + "email-not-verified"
+
+
+async def test_an_unknown_email_looks_exactly_like_a_wrong_password(
+    client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    _, email = await active_user(client, outbox)
+    unknown = await login(client, "nobody@example.org")
+    wrong = await login(client, email, "not the password")
+    assert unknown.status_code == wrong.status_code == 401
+    assert {k: v for k, v in unknown.json().items() if k != "instance"} == {
+        k: v for k, v in wrong.json().items() if k != "instance"
+    }
+
+
+async def test_failed_logins_are_throttled_per_account(
+    client: httpx.AsyncClient, outbox: Outbox, clock: FrozenClock
+) -> None:
+    _, email = await active_user(client, outbox)
+    for _ in range(5):
+        assert (await login(client, email, "wrong wrong wrong")).status_code == 401
+    blocked = await login(client, email)  # even the right password waits
+    assert blocked.status_code == 429
+    assert blocked.json()["type"] == PROBLEM + "too-many-attempts"
+    retry_after = int(blocked.headers["retry-after"])
+    assert 0 < retry_after <= 15 * 60 + 1
+    clock.advance(timedelta(seconds=retry_after))
+    assert (await login(client, email)).status_code == 200
+
+
+async def test_failed_logins_are_throttled_per_client_address(
+    container: Container, client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    container.settings.login_max_failures_per_address = 3
+    _, email = await active_user(client, outbox)
+    for n in range(3):
+        assert (await login(client, f"guess-{n}@example.org", "x" * 12)).status_code == 401
+    assert (await login(client, email)).status_code == 429
+
+
+async def test_an_access_token_opens_me_until_it_expires(
+    client: httpx.AsyncClient, outbox: Outbox, clock: FrozenClock
+) -> None:
+    user_id, email = await active_user(client, outbox)
+    token = (await login(client, email)).json()["access_token"]
+    me = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    assert me.json()["id"] == user_id
+    assert me.json()["email_deliverable"] is True
+    assert (await client.get("/auth/me")).status_code == 401
+    clock.advance(timedelta(minutes=15, seconds=1))
+    expired = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert expired.status_code == 401
+    assert 'error="invalid_token"' in expired.headers["www-authenticate"]
+    assert "expired" in expired.json()["detail"]
+
+
+async def test_refresh_rotates_and_a_reused_token_ends_the_family(
+    client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    _, email = await active_user(client, outbox)
+    first = (await login(client, email)).json()
+    rotated = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert rotated.status_code == 200
+    second = rotated.json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["access_token"] != first["access_token"]
+    third = (
+        await client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    ).json()
+
+    reused = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reused.status_code == 401
+    assert reused.json()["type"] == PROBLEM + "refresh-token-reused"
+    # The whole family is gone: the newest refresh token and its access token too.
+    latest = await client.post("/auth/refresh", json={"refresh_token": third["refresh_token"]})
+    assert latest.status_code == 401
+    assert latest.json()["type"] == PROBLEM + "session-ended"
+    me = await client.get("/auth/me", headers={"Authorization": f"Bearer {third['access_token']}"})
+    assert me.status_code == 401
+    # Other sessions of the same person are untouched.
+    assert (await login(client, email)).status_code == 200
+
+
+async def test_a_refresh_token_expires(
+    client: httpx.AsyncClient, outbox: Outbox, clock: FrozenClock
+) -> None:
+    _, email = await active_user(client, outbox)
+    pair = (await login(client, email)).json()
+    clock.advance(timedelta(days=30, seconds=1))
+    late = await client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert late.status_code == 401
+    assert late.json()["type"] == PROBLEM + "invalid-refresh-token"
+
+
+async def test_logout_revokes_the_session(client: httpx.AsyncClient, outbox: Outbox) -> None:
+    _, email = await active_user(client, outbox)
+    pair = (await login(client, email)).json()
+    bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+    assert (await client.post("/auth/logout", headers=bearer)).status_code == 204
+    assert (await client.get("/auth/me", headers=bearer)).status_code == 401
+    refused = await client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert refused.status_code == 401
+    other = (await login(client, email)).json()
+    by_refresh = await client.post("/auth/logout", json={"refresh_token": other["refresh_token"]})
+    assert by_refresh.status_code == 204
+    assert (await client.post("/auth/logout")).status_code == 401
+
+
+async def test_garbage_tokens_are_401_problems(client: httpx.AsyncClient) -> None:
+    for header in ("Bearer nope", "Basic abc", f"Bearer {uuid.uuid4()}"):
+        response = await client.get("/auth/me", headers={"Authorization": header})
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+    missing = await client.post("/auth/refresh", json={"refresh_token": "unknown"})
+    assert missing.status_code == 401
+
+
+async def test_password_hashing_runs_off_the_event_loop(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[str] = []
+    real = container.hasher._argon2
+
+    class Spy:
+        def hash(self, password: str) -> str:
+            threads.append(threading.current_thread().name)
+            return real.hash(password)
+
+    monkeypatch.setattr(container.hasher, "_argon2", Spy())
+    await container.hasher.hash(PASSWORD)
+    assert threads and threads[0].startswith("argon2")
+    assert threads[0] != threading.main_thread().name
+
+
+async def test_a_login_upgrades_an_outdated_hash(
+    client: httpx.AsyncClient, container: Container, outbox: Outbox
+) -> None:
+    user_id, email = await active_user(client, outbox)
+    from auth.passwords import PasswordHasher
+
+    container.hasher = PasswordHasher(time_cost=2, memory_cost_kib=8192, parallelism=1)
+    assert (await login(client, email)).status_code == 200
+    async with container.engine.connect() as conn:
+        stored = (
+            await conn.execute(
+                text("SELECT password_hash FROM users WHERE id = :id"), {"id": user_id}
+            )
+        ).scalar_one()
+    assert ",t=2," in stored
