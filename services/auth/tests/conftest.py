@@ -10,10 +10,10 @@ import pytest
 
 from auth import bootstrap
 from auth.bootstrap import Container
-from auth.clock import FrozenClock
 from auth.config import Settings
 from auth.testing import MIGRATIONS, Outbox, settings_for
 from servicekit import migrations
+from servicekit.clock import FrozenClock
 
 CLIENT_ADDRESS = "203.0.113.7"
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from auth.bootstrap import Container
-from auth.clock import FrozenClock
 from auth.testing import PASSWORD, Outbox, active_user, login, register
+from servicekit.clock import FrozenClock
 
 PROBLEM = "https://portfolio.example/problems/"
 

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from auth import handlers, keys
-from auth.clock import Clock, SystemClock
 from auth.config import Settings
 from auth.passwords import PasswordHasher, PasswordPolicy
 from auth.unit_of_work import AuthUnitOfWork
@@ -18,6 +17,7 @@ from events import BusRuntime, Router
 from events.contracts import EmailBouncedV1, EmailFailedV1, EmailSentV1
 from events.db import create_engine, session_factory
 from events.logs import get_logger
+from servicekit.clock import Clock, SystemClock
 from servicekit.health import bus_check, database_check
 from servicekit.http import create_app
 from servicekit.runner import lifespan, ops_app

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from auth import errors
-from auth.clock import Clock
 from auth.config import Settings
 from auth.emails import normalise
 from auth.keys import KeyRing
@@ -43,6 +42,7 @@ from events.contracts import (
     UserVerifiedV1,
 )
 from events.logs import get_logger
+from servicekit.clock import Clock
 
 log = get_logger("auth.handlers")
 UowFactory = Callable[[], AuthUnitOfWork]

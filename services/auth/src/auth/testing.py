@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,8 +16,9 @@ from events import Event
 from events.contracts import UserVerificationRequestedV1
 from events.settings import BusSettings
 from events.testing import drain_outbox
+from servicekit import entrypoint
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = entrypoint.migrations_dir("auth", __file__)
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test fixture, not a secret
 
 

@@ -1,4 +1,4 @@
-"""Time as a dependency: every expiry and throttle window reads this, so tests can move it."""
+"""Time as a dependency: expiries, throttles and leases read it, so tests can move it."""
 
 from __future__ import annotations
 

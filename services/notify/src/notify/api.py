@@ -1,0 +1,82 @@
+"""Notify's HTTP routes: the provider's event webhook, and a person's own email history."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+
+from notify import handlers, webhook_signature
+from notify.bootstrap import Container
+from notify.models import EmailPublic
+from servicekit.problems import Problem
+from servicekit.tokens import Claims, bearer
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def _verifier(request: Request) -> Any:
+    return get_container(request).verifier
+
+
+async def _caller(request: Request) -> Claims:
+    check = bearer(lambda: get_container(request).verifier)
+    return await check(request.headers.get("authorization"))
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+CallerDep = Annotated[Claims, Depends(_caller)]
+
+router = APIRouter(tags=["notify"])
+
+
+@router.post("/webhooks/email-events", summary="SendGrid's signed event webhook")
+async def email_events(request: Request, c: ContainerDep) -> dict[str, int]:
+    if c.webhook_key is None:
+        raise Problem(
+            503,
+            "webhook-not-configured",
+            "NOTIFY_WEBHOOK_PUBLIC_KEY is not set: signed events cannot be checked.",
+        )
+    body = await request.body()  # the signature covers the raw bytes, not a re-encoding
+    try:
+        webhook_signature.verify(
+            c.webhook_key,
+            signature=request.headers.get(webhook_signature.SIGNATURE_HEADER),
+            timestamp=request.headers.get(webhook_signature.TIMESTAMP_HEADER),
+            body=body,
+            now=c.clock.now(),
+            tolerance=c.settings.webhook_tolerance,
+        )
+    except webhook_signature.SignatureMissing as exc:
+        raise Problem(
+            401, "signature-missing", str(exc), headers={"WWW-Authenticate": "Signature"}
+        ) from exc
+    except webhook_signature.SignatureInvalid as exc:
+        raise Problem(403, "signature-invalid", str(exc)) from exc
+    try:
+        items = json.loads(body)
+    except ValueError as exc:
+        raise Problem(400, "invalid-json", "The body is not JSON.") from exc
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise Problem(422, "invalid-events", "The body must be a JSON array of event objects.")
+    handled = await handlers.handle_provider_events(items, uow=c.uow, clock=c.clock)
+    return {"received": len(items), "handled": handled}
+
+
+@router.get(
+    "/emails",
+    response_model=list[EmailPublic],
+    summary="The caller's emails, newest first (bearer token from auth)",
+)
+async def my_emails(caller: CallerDep, c: ContainerDep) -> list[EmailPublic]:
+    emails = await handlers.emails_of(caller.user_id, uow=c.uow)
+    return [EmailPublic.model_validate(e, from_attributes=True) for e in emails]
+
+
+def include_routes(app: FastAPI) -> None:
+    app.include_router(router)

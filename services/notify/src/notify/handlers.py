@@ -1,0 +1,433 @@
+"""Notify's use cases: send an email per event exactly once where the world allows it, record
+every outcome, and turn provider bounces into suppressions and events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy.exc import IntegrityError
+
+from events import Delivery, new_event
+from events.contracts import (
+    EmailBouncedV1,
+    EmailFailedV1,
+    EmailSentV1,
+    UserLoggedInV1,
+    UserRegisteredV1,
+    UserVerificationRequestedV1,
+)
+from events.logs import get_logger
+from notify.config import Settings
+from notify.dsn import DeliveryReport
+from notify.mailer import Mailer, PermanentSendError, TransientSendError
+from notify.models import (
+    BOUNCED,
+    DELIVERED,
+    FAILED,
+    FINAL,
+    SENT,
+    SUPPRESSED,
+    Email,
+)
+from notify.rendering import compose, message_id, verify_url
+from notify.unit_of_work import NotifyUnitOfWork
+from servicekit.clock import Clock
+
+log = get_logger("notify.handlers")
+UowFactory = Callable[[], NotifyUnitOfWork]
+FailReason = Literal["permanent", "retries_exhausted", "suppressed"]
+BounceKind = Literal["bounce", "spamreport", "dsn"]
+
+
+class EmailInProgress(Exception):
+    """Another delivery of the same event holds the send lease: retry later, it will be done."""
+
+
+def address_key(address: str) -> str:
+    return address.strip().lower()
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """What an event asks to be sent."""
+
+    template: str
+    recipient: str
+    user_id: uuid.UUID | None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+# --- what each event sends ----------------------------------------------------------------------
+
+
+def welcome(data: UserRegisteredV1, settings: Settings) -> Outbound | None:
+    return Outbound("welcome", data.email, data.user_id, {"display_name": data.display_name})
+
+
+def verification(data: UserVerificationRequestedV1, settings: Settings) -> Outbound | None:
+    return Outbound(
+        "verification",
+        data.email,
+        data.user_id,
+        {
+            "display_name": data.display_name,
+            "verify_url": verify_url(settings, data.token),
+            "expires_at": data.expires_at.strftime("%d %B %Y, %H:%M UTC"),
+        },
+    )
+
+
+def onboarding(data: UserLoggedInV1, settings: Settings) -> Outbound | None:
+    if not data.first_login:
+        return None  # only the first login gets the getting-started email
+    return Outbound("onboarding", data.email, data.user_id, {"display_name": data.display_name})
+
+
+Composer = Callable[[Any, Settings], Outbound | None]
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+async def send_email(
+    delivery: Delivery[Any],
+    *,
+    composer: Composer,
+    uow: UowFactory,
+    mailer: Mailer,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """Send the email `delivery` asks for, once.
+
+    Three short transactions around the send: claim (with a lease, so a concurrent duplicate
+    backs off), then record the outcome with the inbox row and the outcome's event. A crash
+    between the send and the record leaves the email `sending` with an expired lease: the
+    redelivery sends it again, with the same Message-ID (the at-least-once window).
+    """
+    event = delivery.event
+    outbound = composer(delivery.data, settings)
+    if outbound is None:
+        async with uow() as tx:
+            if await tx.claim(delivery):
+                await tx.commit()
+        return
+    now = clock.now()
+    domain = settings.bounce_address.rsplit("@", 1)[-1]
+    async with uow() as tx:
+        email = await tx.emails.for_cause(event.id, outbound.template)
+        if email is not None and email.status in FINAL:
+            if await tx.claim(delivery):
+                await tx.commit()
+            return
+        if email is not None and email.lease_until is not None and email.lease_until > now:
+            raise EmailInProgress(f"email {email.id} is being sent by another delivery")
+        if email is None:
+            email = Email(
+                cause_event_id=event.id,
+                template=outbound.template,
+                recipient=outbound.recipient,
+                user_id=outbound.user_id,
+                message_id=message_id(event.id, outbound.template, domain),
+                created_at=now,
+                updated_at=now,
+            )
+            tx.session.add(email)
+        suppression = await tx.suppressions.get(address_key(outbound.recipient))
+        if suppression is not None:
+            email.status = SUPPRESSED
+            email.updated_at = now
+            email.last_error = f"suppressed: {suppression.reason}"
+            await tx.claim(delivery)
+            await tx.publish(_failed(email, "suppressed", f"address {suppression.reason}", now))
+            await tx.commit()
+            log.info("email suppressed", template=outbound.template, email_id=str(email.id))
+            return
+        email.attempts += 1
+        email.lease_until = now + settings.send_lease
+        email.updated_at = now
+        try:
+            await tx.commit()
+        except IntegrityError as exc:  # a concurrent duplicate created it first
+            raise EmailInProgress("email created concurrently") from exc
+        email_id, attempt = email.id, email.attempts
+
+    message = compose(
+        outbound.template,
+        to=outbound.recipient,
+        cause_event_id=event.id,
+        settings=settings,
+        context=outbound.context,
+    )
+    try:
+        result = await mailer.send(message)
+    except PermanentSendError as exc:
+        await _record_failure(
+            delivery, outbound.template, "permanent", str(exc), uow=uow, clock=clock
+        )
+        log.warning("email refused for good", email_id=str(email_id), error=str(exc)[:300])
+        return
+    except TransientSendError as exc:
+        async with uow() as tx:
+            email = await tx.emails.for_cause(event.id, outbound.template)
+            if email is not None:
+                email.last_error = str(exc)[:1000]
+                email.lease_until = None
+                email.updated_at = clock.now()
+                await tx.commit()
+        raise
+    sent_at = clock.now()
+    async with uow() as tx:
+        email = await tx.emails.for_cause(event.id, outbound.template)
+        assert email is not None
+        email.status = SENT
+        email.sent_at = sent_at
+        email.updated_at = sent_at
+        email.lease_until = None
+        email.last_error = None
+        email.provider = result.provider
+        email.provider_message_id = result.provider_message_id
+        await tx.claim(delivery)
+        await tx.publish(
+            new_event(
+                EmailSentV1(
+                    email_id=email.id,
+                    recipient=email.recipient,
+                    template=email.template,
+                    provider=result.provider,
+                    provider_message_id=result.provider_message_id,
+                    user_id=email.user_id,
+                    cause_event_id=email.cause_event_id,
+                    sent_at=sent_at,
+                ),
+                subject=str(email.user_id or email.id),
+            )
+        )
+        await tx.commit()
+    log.info("email sent", template=outbound.template, email_id=str(email_id), attempt=attempt)
+
+
+def _failed(email: Email, reason: FailReason, detail: str, at: datetime) -> Any:
+    return new_event(
+        EmailFailedV1(
+            email_id=email.id,
+            recipient=email.recipient,
+            template=email.template,
+            reason=reason,
+            detail=detail[:1000],
+            user_id=email.user_id,
+            cause_event_id=email.cause_event_id,
+            failed_at=at,
+        ),
+        subject=str(email.user_id or email.id),
+    )
+
+
+async def _record_failure(
+    delivery: Delivery[Any],
+    template: str,
+    reason: FailReason,
+    detail: str,
+    *,
+    uow: UowFactory,
+    clock: Clock,
+    recipient: str | None = None,
+    user_id: uuid.UUID | None = None,
+    domain: str = "portfolio.example",
+) -> None:
+    now = clock.now()
+    async with uow() as tx:
+        email = await tx.emails.for_cause(delivery.event.id, template)
+        if email is not None and email.status in FINAL:
+            return
+        if email is None:
+            if recipient is None:
+                return
+            email = Email(
+                cause_event_id=delivery.event.id,
+                template=template,
+                recipient=recipient,
+                user_id=user_id,
+                message_id=message_id(delivery.event.id, template, domain),
+                created_at=now,
+                updated_at=now,
+            )
+            tx.session.add(email)
+        email.status = FAILED
+        email.last_error = detail[:1000]
+        email.lease_until = None
+        email.updated_at = now
+        await tx.claim(delivery)
+        await tx.publish(_failed(email, reason, detail, now))
+        await tx.commit()
+
+
+async def record_exhausted(
+    delivery: Delivery[Any],
+    error: BaseException,
+    reason: str,
+    *,
+    composer: Composer,
+    uow: UowFactory,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """The bus gave up on this delivery: say so with email.failed.v1 before it is parked."""
+    outbound = composer(delivery.data, settings)
+    if outbound is None:
+        return
+    detail = f"{type(error).__name__}: {error}"
+    await _record_failure(
+        delivery,
+        outbound.template,
+        "permanent" if reason == "non_retryable" else "retries_exhausted",
+        detail,
+        uow=uow,
+        clock=clock,
+        recipient=outbound.recipient,
+        user_id=outbound.user_id,
+        domain=settings.bounce_address.rsplit("@", 1)[-1],
+    )
+    log.error("email given up", template=outbound.template, reason=reason, error=detail[:300])
+
+
+# --- bounces: the provider's webhook and SMTP delivery reports ----------------------------------
+
+
+async def _bounce(
+    tx: NotifyUnitOfWork,
+    *,
+    recipient: str,
+    kind: BounceKind,
+    reason: str,
+    at: datetime,
+    provider_event_id: str | None,
+    email: Email | None,
+) -> None:
+    if email is not None and email.status != BOUNCED:
+        email.status = BOUNCED
+        email.last_error = f"{kind}: {reason}"[:1000]
+        email.updated_at = at
+    if await tx.suppressions.add(address_key(recipient), kind, reason[:1000], at):
+        await tx.publish(
+            new_event(
+                EmailBouncedV1(
+                    recipient=recipient,
+                    kind=kind,
+                    reason=reason[:1000] or kind,
+                    bounced_at=at,
+                    provider_event_id=provider_event_id,
+                ),
+                subject=address_key(recipient),
+            )
+        )
+        log.info("address suppressed", kind=kind)
+
+
+_DROPPED_AS_BOUNCE = ("bounced", "invalid", "spam")
+
+
+async def handle_provider_events(
+    items: list[dict[str, Any]], *, uow: UowFactory, clock: Clock
+) -> int:
+    """SendGrid's event webhook batch, in one transaction; returns how many were new."""
+    handled = 0
+    async with uow() as tx:
+        for item in items:
+            event_id = str(item.get("sg_event_id") or "")
+            recipient = str(item.get("email") or "")
+            kind = str(item.get("event") or "")
+            if not event_id or not recipient:
+                continue
+            if not await tx.provider_events.first_time("sendgrid", event_id, clock.now()):
+                continue
+            handled += 1
+            at = _timestamp(item.get("timestamp"), clock)
+            provider_id = str(item.get("sg_message_id") or "").split(".", 1)[0]
+            email = await tx.emails.by_provider_message_id(provider_id) if provider_id else None
+            reason = str(item.get("reason") or item.get("response") or kind)
+            if kind == "delivered":
+                if email is not None and email.status == SENT:
+                    email.status = DELIVERED
+                    email.updated_at = at
+            elif kind == "bounce" and item.get("type") != "blocked":
+                # "blocked" is a temporary refusal by the receiving server, not a dead address.
+                await _bounce(
+                    tx,
+                    recipient=recipient,
+                    kind="bounce",
+                    reason=reason,
+                    at=at,
+                    provider_event_id=event_id,
+                    email=email,
+                )
+            elif kind == "spamreport":
+                await _bounce(
+                    tx,
+                    recipient=recipient,
+                    kind="spamreport",
+                    reason="spam report",
+                    at=at,
+                    provider_event_id=event_id,
+                    email=email,
+                )
+            elif kind == "dropped" and any(w in reason.lower() for w in _DROPPED_AS_BOUNCE):
+                await _bounce(
+                    tx,
+                    recipient=recipient,
+                    kind="bounce",
+                    reason=reason,
+                    at=at,
+                    provider_event_id=event_id,
+                    email=email,
+                )
+        await tx.commit()
+    return handled
+
+
+def _timestamp(value: Any, clock: Clock) -> datetime:
+    from datetime import UTC
+
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (TypeError, ValueError, OverflowError):
+        return clock.now()
+
+
+async def handle_delivery_report(report: DeliveryReport, *, uow: UowFactory, clock: Clock) -> int:
+    """An SMTP DSN: each recipient whose delivery failed for good is suppressed."""
+    failed = [r for r in report.recipients if r.permanent_failure]
+    if not failed:
+        return 0
+    now = clock.now()
+    async with uow() as tx:
+        if not await tx.provider_events.first_time("dsn", report.report_id, now):
+            return 0
+        email = (
+            await tx.emails.by_message_id(report.original_message_id)
+            if report.original_message_id
+            else None
+        )
+        for recipient in failed:
+            await _bounce(
+                tx,
+                recipient=recipient.address,
+                kind="dsn",
+                reason=f"{recipient.status} {recipient.diagnostic}".strip(),
+                at=now,
+                provider_event_id=report.report_id,
+                email=email
+                if email and address_key(email.recipient) == address_key(recipient.address)
+                else None,
+            )
+        await tx.commit()
+    return len(failed)
+
+
+async def emails_of(user_id: uuid.UUID, *, uow: UowFactory) -> list[Email]:
+    async with uow() as tx:
+        return await tx.emails.of_user(user_id)

@@ -1,0 +1,76 @@
+"""Notify's tables and API shapes: every email, the suppression list, provider events seen."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SENDING, SENT, DELIVERED, FAILED, SUPPRESSED, BOUNCED = (
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "suppressed",
+    "bounced",
+)
+FINAL = frozenset({SENT, DELIVERED, FAILED, SUPPRESSED, BOUNCED})
+
+
+def _ts(nullable: bool = False) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class EmailBase(SQLModel):
+    template: str = Field(max_length=64)
+    recipient: str = Field(max_length=320)
+    status: str = Field(default=SENDING, max_length=16)
+
+
+class Email(EmailBase, table=True):
+    """One email caused by one event: the pair is unique, so a redelivery finds it again."""
+
+    __tablename__ = "emails"
+    __table_args__ = (UniqueConstraint("cause_event_id", "template", name="email_per_cause"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cause_event_id: uuid.UUID
+    user_id: uuid.UUID | None = Field(default=None, index=True)
+    message_id: str = Field(max_length=255, index=True)
+    attempts: int = 0
+    provider: str | None = Field(default=None, max_length=32)
+    provider_message_id: str | None = Field(default=None, max_length=255, index=True)
+    last_error: str | None = Field(default=None, max_length=1000)
+    lease_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class EmailPublic(EmailBase):
+    id: uuid.UUID
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class Suppression(SQLModel, table=True):
+    """Addresses not to send to: they bounced or their owner complained."""
+
+    __tablename__ = "suppressions"
+
+    address_key: str = Field(primary_key=True, max_length=320)
+    reason: str = Field(max_length=16)  # bounce | spamreport | dsn
+    detail: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(sa_column=_ts())
+
+
+class ProviderEvent(SQLModel, table=True):
+    """A webhook event or DSN already handled: providers deliver them at least once."""
+
+    __tablename__ = "provider_events"
+
+    source: str = Field(primary_key=True, max_length=32)
+    event_id: str = Field(primary_key=True, max_length=255)
+    received_at: datetime = Field(sa_column=_ts())

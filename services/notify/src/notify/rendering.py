@@ -1,0 +1,100 @@
+"""Emails from Jinja2 templates kept in the service: an .html and a .txt for each."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from notify.config import Settings
+from notify.mailer import OutgoingEmail
+
+SUBJECTS = {
+    "welcome": "Welcome to Portfolio, {display_name}",
+    "verification": "Confirm your email address",
+    "onboarding": "Your first portfolio, in three steps",
+}
+# Transactional mail (the verification link) must arrive even for someone who unsubscribed from
+# the rest; only the others carry List-Unsubscribe.
+UNSUBSCRIBABLE = frozenset({"welcome", "onboarding"})
+
+
+@cache
+def environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("notify", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,  # a missing variable is a bug, not an empty string
+        keep_trailing_newline=True,
+    )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def render(template: str, context: dict[str, Any]) -> Rendered:
+    env = environment()
+    subject = SUBJECTS[template].format(**context)
+    full = {**context, "subject": subject}
+    return Rendered(
+        subject=subject,
+        text=env.get_template(f"{template}.txt").render(full),
+        html=env.get_template(f"{template}.html").render(full),
+    )
+
+
+def message_id(cause_event_id: uuid.UUID, template: str, domain: str) -> str:
+    """The same event and template always make the same Message-ID: a resend after a crash is
+    recognisable as the same message by the receiving side."""
+    return f"<{template}.{cause_event_id}@{domain}>"
+
+
+def unsubscribe_url(settings: Settings, recipient: str) -> str:
+    # A keyed token: the link unsubscribes this address and cannot be forged for another.
+    key = settings.unsubscribe_secret.get_secret_value().encode()
+    token = hmac.new(key, recipient.lower().encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{settings.unsubscribe_url_base}?{urlencode({'email': recipient, 'token': token})}"
+
+
+def compose(
+    template: str,
+    *,
+    to: str,
+    cause_event_id: uuid.UUID,
+    settings: Settings,
+    context: dict[str, Any],
+) -> OutgoingEmail:
+    domain = settings.bounce_address.rsplit("@", 1)[-1]
+    headers: dict[str, str] = {}
+    unsubscribe: str | None = None
+    if template in UNSUBSCRIBABLE:
+        unsubscribe = unsubscribe_url(settings, to)
+        headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    rendered = render(
+        template, {**context, "app_url": settings.app_url, "unsubscribe_url": unsubscribe}
+    )
+    return OutgoingEmail(
+        to=to,
+        from_address=settings.from_address,
+        envelope_from=settings.bounce_address,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=message_id(cause_event_id, template, domain),
+        headers=headers,
+    )
+
+
+def verify_url(settings: Settings, token: str) -> str:
+    return f"{settings.verify_url_base}?token={quote(token, safe='')}"
