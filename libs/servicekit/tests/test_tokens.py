@@ -136,7 +136,7 @@ async def test_a_forged_or_foreign_token_is_refused(
 async def test_the_dependency_answers_401_problems(keys: KeyServer, verifier: JwksVerifier) -> None:
     keys.add("k1")
     app: FastAPI = create_app(title="test")
-    auth = bearer(lambda: verifier)
+    auth = bearer(lambda request: verifier)
 
     @app.get("/private")
     async def private(claims: Annotated[Claims, Depends(auth)]) -> dict[str, str]:

@@ -22,6 +22,7 @@ import asyncpg
 import boto3
 
 from events import infra
+from events.infra import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -257,14 +258,6 @@ def choose(mode: str | None = None) -> Provider:
     except ProviderUnavailable:
         pass
     return LocalProvider()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _reachable(url: str, default_port: int) -> bool:

@@ -165,6 +165,24 @@ class BusConformance:
         assert isinstance(got.data, UserRegisteredV1)
         assert seen.seen[0].attempt == 1
 
+    async def test_events_published_while_handling_carry_correlation_and_cause(
+        self, harness: BusHarness
+    ) -> None:
+        follow_ups = Recorder()
+
+        async def react(delivery: Delivery[Any]) -> None:
+            await harness.publish(example_event(UserVerifiedV1))
+
+        router = self.router(("first", UserRegisteredV1), ("second", UserVerifiedV1))
+        router.on("first", UserRegisteredV1, react)
+        router.on("second", UserVerifiedV1, follow_ups)
+        await harness.start(router)
+        cause = example_event(UserRegisteredV1, correlation_id="workflow-9")
+        await harness.publish(cause)
+        await harness.settle(lambda: len(follow_ups.seen) == 1, "the follow-up was handled")
+        effect = follow_ups.seen[0].event
+        assert (effect.correlationid, effect.causationid) == ("workflow-9", str(cause.id))
+
     async def test_routes_to_every_bound_queue_and_only_those(self, harness: BusHarness) -> None:
         a, b, other = Recorder(), Recorder(), Recorder()
         router = self.router(

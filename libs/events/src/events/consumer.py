@@ -24,7 +24,7 @@ from events.context import Correlation, correlated
 from events.errors import ContractViolation, PublishError, is_retryable
 from events.logs import get_logger
 from events.retry import DeadLetter, Retry, RetryPolicy
-from events.routing import Delivery, Route, Router
+from events.routing import Delivery, Route, Router, handling
 from events.settings import BusSettings
 from events.topology import dead_letter_queue, declare_subscription, retry_queue
 
@@ -135,15 +135,7 @@ class Consumer:
                 await self._dead_letter(route, message, exc, attempt, DeadLetter("non_retryable"))
             return
         delivery = Delivery(event, route.queue, attempt, bool(message.redelivered))
-        correlation = Correlation(event.correlationid, str(event.id), event.traceparent)
-        with correlated(
-            correlation,
-            event_id=str(event.id),
-            event_type=event.type,
-            causation_id=event.causationid,
-            queue=route.queue,
-            attempt=attempt,
-        ):
+        with handling(delivery):
             error, failed_at = await self._run(route, delivery)
             if error is None:
                 telemetry.CONSUMED.labels(route.queue, event.type, "ok").inc()

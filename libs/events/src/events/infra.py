@@ -162,3 +162,10 @@ def repo_root() -> Path:
         if (parent / "uv.lock").exists() or (parent / "Justfile").exists():
             return parent
     return Path.cwd()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (for servers tests start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic
 
 from events.catalog import CATALOG, Catalog, Subscription
+from events.context import Correlation, correlated
 from events.envelope import DataT, Event
 from events.errors import ContractViolation
 
@@ -24,6 +26,22 @@ class Delivery(Generic[DataT]):
     @property
     def data(self) -> DataT:
         return self.event.data
+
+
+@contextmanager
+def handling(delivery: Delivery[Any]) -> Iterator[None]:
+    """The context a handler runs in: its logs carry the event's ids, and events it creates
+    inherit the correlation id and name this event as their cause."""
+    event = delivery.event
+    with correlated(
+        Correlation(event.correlationid, str(event.id), event.traceparent),
+        event_id=str(event.id),
+        event_type=event.type,
+        causation_id=event.causationid,
+        queue=delivery.queue,
+        attempt=delivery.attempt,
+    ):
+        yield
 
 
 Handler = Callable[[Delivery[Any]], Awaitable[None]]

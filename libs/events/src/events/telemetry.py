@@ -43,7 +43,6 @@ def init_sentry(
         environment=environment,
         release=release,
         server_name=service,
-        send_default_pii=False,
         traces_sample_rate=0.0,
     )
     sentry_sdk.set_tag("service", service)

@@ -33,7 +33,7 @@ from events.envelope import Event, EventData, RawEvent, new_event
 from events.errors import ContractViolation, Unroutable, is_retryable
 from events.infra import wait_for
 from events.publisher import check_contract
-from events.routing import Delivery, Route, Router
+from events.routing import Delivery, Route, Router, handling
 
 M = TypeVar("M", bound=BaseModel)
 D = TypeVar("D", bound=EventData)
@@ -116,8 +116,10 @@ class InMemoryBus:
         # its immediate retries, then redelivered until the attempts run out.
         for attempt in range(1, policy.attempts + 1):
             for immediate in range(policy.immediate + 1):
+                current = Delivery(event, route.queue, attempt, attempt > 1)
                 try:
-                    await handler(Delivery(event, route.queue, attempt, attempt > 1))
+                    with handling(current):
+                        await handler(current)
                 except Exception as exc:
                     final = immediate == policy.immediate and attempt == policy.attempts
                     if not is_retryable(exc) or final:

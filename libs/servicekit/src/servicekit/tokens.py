@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import httpx
 import jwt
-from fastapi import Header
+from fastapi import Header, Request
 
 from servicekit.problems import Problem
 
@@ -116,10 +116,14 @@ class JwksVerifier:
         return Claims(user_id, payload.get("sid"), int(payload["exp"]), payload)
 
 
-def bearer(verifier: Callable[[], JwksVerifier]) -> Callable[..., Awaitable[Claims]]:
-    """A FastAPI dependency: the verified claims of the request's bearer token, or a 401."""
+def bearer(verifier: Callable[[Request], JwksVerifier]) -> Callable[..., Awaitable[Claims]]:
+    """A FastAPI dependency: the verified claims of the request's bearer token, or a 401.
+
+    `verifier` finds the service's verifier from the request (usually on `app.state`).
+    """
 
     async def dependency(
+        request: Request,
         authorization: Annotated[str | None, Header()] = None,
     ) -> Claims:
         scheme, _, token = (authorization or "").partition(" ")
@@ -131,7 +135,7 @@ def bearer(verifier: Callable[[], JwksVerifier]) -> Callable[..., Awaitable[Clai
                 headers={"WWW-Authenticate": 'Bearer realm="portfolio"'},
             )
         try:
-            return await verifier().verify(token.strip())
+            return await verifier(request).verify(token.strip())
         except TokenInvalid as exc:
             raise Problem(
                 401,

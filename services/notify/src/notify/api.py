@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 
@@ -11,7 +11,7 @@ from notify import handlers, webhook_signature
 from notify.bootstrap import Container
 from notify.models import EmailPublic
 from servicekit.problems import Problem
-from servicekit.tokens import Claims, bearer
+from servicekit.tokens import Claims, JwksVerifier, bearer
 
 
 def get_container(request: Request) -> Container:
@@ -19,17 +19,12 @@ def get_container(request: Request) -> Container:
     return container
 
 
-def _verifier(request: Request) -> Any:
+def get_verifier(request: Request) -> JwksVerifier:
     return get_container(request).verifier
 
 
-async def _caller(request: Request) -> Claims:
-    check = bearer(lambda: get_container(request).verifier)
-    return await check(request.headers.get("authorization"))
-
-
 ContainerDep = Annotated[Container, Depends(get_container)]
-CallerDep = Annotated[Claims, Depends(_caller)]
+CallerDep = Annotated[Claims, Depends(bearer(get_verifier))]
 
 router = APIRouter(tags=["notify"])
 

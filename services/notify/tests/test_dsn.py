@@ -1,0 +1,139 @@
+"""Asynchronous bounces: a real DSN mailed to the bounce address over SMTP, parsed and applied."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiosmtplib
+import pytest
+from sqlalchemy import text
+
+from events.contracts import UserRegisteredV1
+from events.infra import free_port
+from events.routing import handling
+from events.testing import delivery, example_event
+from notify import bootstrap, dsn, handlers
+from notify.bootstrap import EMAILS, Container
+from notify.config import BounceListenerSettings
+from notify.testing import SmtpServer, settings_for
+
+
+@pytest.fixture
+async def listening(database: str, smtp: SmtpServer) -> AsyncIterator[Container]:
+    settings = settings_for(
+        database,
+        smtp=smtp.settings(),
+        bounce=BounceListenerSettings(host="127.0.0.1", port=free_port()),
+    )
+    container = bootstrap.build(settings)
+    listener = bootstrap.dsn_listener(container)
+    assert listener is not None
+    await listener.start()
+    yield container
+    await listener.stop()
+    await container.close()
+
+
+async def send_welcome(container: Container, smtp: SmtpServer, address: str) -> Any:
+    _, composer = EMAILS["welcome_email"]
+    event = example_event(UserRegisteredV1, email=address)
+    d = delivery(event, "notify.welcome_email")
+    with handling(d):
+        await handlers.send_email(
+            d,
+            composer=composer,
+            uow=container.uow,
+            mailer=container.mailer,
+            settings=container.settings,
+            clock=container.clock,
+        )
+    return (await smtp.wait_for_mail(address)).message
+
+
+async def mail_report(container: Container, report: Any, to: str | None = None) -> None:
+    bounce = container.settings.bounce
+    assert bounce.port is not None
+    await aiosmtplib.send(
+        report,
+        sender="",
+        recipients=[to or container.settings.bounce_address],
+        hostname=bounce.host,
+        port=bounce.port,
+        start_tls=False,
+        timeout=10,
+    )
+
+
+async def test_a_dsn_suppresses_the_address_and_marks_the_email(
+    listening: Container, smtp: SmtpServer, outbox: Any
+) -> None:
+    original = await send_welcome(listening, smtp, "ghost@example.org")
+    await outbox()
+    report = dsn.build(
+        reporting_mta="mx.example.org", original=original, recipient="ghost@example.org"
+    )
+    await mail_report(listening, report)
+    [bounced] = await outbox()
+    assert (bounced.type, bounced.data.kind, bounced.data.recipient) == (
+        "email.bounced.v1",
+        "dsn",
+        "ghost@example.org",
+    )
+    assert "5.1.1" in bounced.data.reason
+    async with listening.engine.connect() as conn:
+        status = (await conn.execute(text("SELECT status FROM emails"))).scalar_one()
+        suppressed = (await conn.execute(text("SELECT reason FROM suppressions"))).scalar_one()
+    assert (status, suppressed) == ("bounced", "dsn")
+    await mail_report(listening, report)  # the same report again changes nothing
+    assert await outbox() == []
+
+
+async def test_a_delay_notice_is_not_a_bounce(
+    listening: Container, smtp: SmtpServer, outbox: Any
+) -> None:
+    original = await send_welcome(listening, smtp, "slow@example.org")
+    await outbox()
+    report = dsn.build(
+        reporting_mta="mx.example.org",
+        original=original,
+        recipient="slow@example.org",
+        action="delayed",
+        status="4.4.7",
+    )
+    await mail_report(listening, report)
+    assert await outbox() == []
+
+
+async def test_the_listener_only_accepts_the_bounce_address(listening: Container) -> None:
+    message = dsn.build(reporting_mta="mx", original=_plain(), recipient="a@example.org")
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+        await mail_report(listening, message, to="postmaster@portfolio.test")
+
+
+def test_parse_reads_rfc3464_reports() -> None:
+    report = dsn.build(
+        reporting_mta="mx.example.org", original=_plain(), recipient="someone@example.org"
+    )
+    parsed = dsn.parse(report.as_bytes())
+    assert parsed is not None
+    [recipient] = parsed.recipients
+    assert (recipient.address, recipient.action, recipient.status) == (
+        "someone@example.org",
+        "failed",
+        "5.1.1",
+    )
+    assert recipient.permanent_failure
+    assert parsed.original_message_id == "<orig@portfolio.test>"
+    assert dsn.parse(_plain().as_bytes()) is None
+
+
+def _plain() -> Any:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "hello@portfolio.test"
+    message["To"] = "someone@example.org"
+    message["Message-ID"] = "<orig@portfolio.test>"
+    message.set_content("hi")
+    return message
