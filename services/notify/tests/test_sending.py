@@ -212,4 +212,10 @@ async def test_giving_up_publishes_email_failed_once(
     [failed] = await outbox()
     assert (failed.data.reason, failed.data.recipient) == ("retries_exhausted", "down@example.org")
     assert "connection refused" in failed.data.detail
-    assert (await email_rows(container))[0]["status"] == "failed"
+    assert (await email_rows(container))[0]["status"] == "exhausted"
+    # The operator replays the parked message once the server is back: it is sent, once.
+    replayed = delivery(event, "notify.welcome_email")
+    await sender(container, "welcome_email")(replayed)
+    await sender(container, "welcome_email")(replayed)
+    assert len(smtp.to("down@example.org")) == 1
+    assert (await email_rows(container))[0]["status"] == "sent"

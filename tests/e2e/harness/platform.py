@@ -11,10 +11,12 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from events.infra import free_port
 from events.testing import SentryCapture
 from tests.e2e.harness import providers
 from tests.e2e.harness.keys import WebhookKey, signing_keys
@@ -52,7 +54,9 @@ class Platform:
 
     async def start(self) -> None:
         self.base = await asyncio.to_thread(self.provider.start)
-        self.run = await providers.allocate(self.provider, self.base, list(self.services))
+        self.run = await providers.allocate(
+            self.provider, self.base, list(self.services), run_id="dev" if self.dev else None
+        )
         from notify.testing import SmtpServer
 
         self.smtp = SmtpServer(port=1025 if self.dev else 0)
@@ -66,9 +70,7 @@ class Platform:
             raise
 
     async def _start_service(self, service: str) -> None:
-        api_port, worker_port = (
-            DEV_PORTS[service] if self.dev else (providers.free_port(), providers.free_port())
-        )
+        api_port, worker_port = DEV_PORTS[service] if self.dev else (free_port(), free_port())
         env = self.env(service, api_port, worker_port)
         migrate = ServiceProcess(service, "migrate", env, None, self.log_dir / f"{service}.log")
         await migrate.run_to_completion()
@@ -114,6 +116,9 @@ class Platform:
                 "VERIFY_URL_BASE": "http://app.portfolio.test/verify",
                 "WEBHOOK_PUBLIC_KEY": self.webhook_key.public_b64,
                 "JWKS_URL": f"{self._auth_url()}/.well-known/jwks.json",
+                "UNSUBSCRIBE_SECRET": secrets.token_urlsafe(24),
+                "BOUNCE__HOST": "127.0.0.1",
+                "BOUNCE__PORT": str(2525 if self.dev else free_port()),
             }
         return {prefix + key: value for key, value in {**common, **specific}.items()}
 

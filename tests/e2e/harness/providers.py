@@ -77,6 +77,7 @@ class Provider(Protocol):
     def stop(self) -> None: ...
     def create_vhost(self, name: str) -> None: ...
     def delete_vhost(self, name: str) -> None: ...
+    def vhosts(self) -> list[str]: ...
     def close_connections(self, vhost: str) -> None: ...
 
 
@@ -128,6 +129,9 @@ class LocalProvider:
 
     def delete_vhost(self, name: str) -> None:
         infra.rabbitmqctl("delete_vhost", name)
+
+    def vhosts(self) -> list[str]:
+        return infra.rabbitmqctl("list_vhosts", "name", "--no-table-headers").split()
 
     def close_connections(self, vhost: str) -> None:
         infra.close_connections(vhost)
@@ -239,6 +243,12 @@ class ContainersProvider:
     def delete_vhost(self, name: str) -> None:
         self._rabbitmqctl("delete_vhost", name)
 
+    def vhosts(self) -> list[str]:
+        code, output = self._rabbit.exec(
+            ["rabbitmqctl", "-q", "list_vhosts", "name", "--no-table-headers"]
+        )
+        return output.decode().split() if code == 0 else []
+
     def close_connections(self, vhost: str) -> None:
         self._rabbitmqctl("close_all_connections", "--vhost", vhost, "e2e: connection loss")
 
@@ -265,22 +275,33 @@ def _reachable(url: str, default_port: int) -> bool:
     return infra.port_open(parts.hostname or "127.0.0.1", parts.port or default_port)
 
 
-async def allocate(provider: Provider, base: Infra, services: list[str]) -> RunResources:
-    """Carve this run's vhost, databases and bucket out of the provider's servers."""
-    run_id = uuid.uuid4().hex[:8]
+async def allocate(
+    provider: Provider, base: Infra, services: list[str], run_id: str | None = None
+) -> RunResources:
+    """Carve this run's vhost, databases and bucket out of the provider's servers.
+
+    A named run (`dev`) keeps its resources between runs and reuses them; an anonymous one gets
+    fresh names, removed by `release`.
+    """
+    reuse = run_id is not None
+    run_id = run_id or uuid.uuid4().hex[:8]
     vhost = f"e2e-{run_id}"
-    provider.create_vhost(vhost)
+    if not (reuse and vhost in provider.vhosts()):
+        provider.create_vhost(vhost)
     databases: dict[str, str] = {}
     conn = await asyncpg.connect(_plain(base.postgres_url))
     try:
+        existing = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
         for service in services:
             name = f"e2e_{run_id}_{service}"
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            if not (reuse and name in existing):
+                await conn.execute(f'CREATE DATABASE "{name}"')
             databases[service] = infra.with_database(_plain(base.postgres_url), name)
     finally:
         await conn.close()
     bucket = f"e2e-{run_id}"
-    _s3_client(base.s3).create_bucket(Bucket=bucket)
+    with contextlib.suppress(Exception):  # a reused bucket exists already
+        _s3_client(base.s3).create_bucket(Bucket=bucket)
     return RunResources(
         run_id=run_id,
         amqp_url=infra.with_vhost(base.amqp_url, vhost),

@@ -210,7 +210,7 @@ class Consumer:
             telemetry.RETRIED.labels(route.queue, str(decision.level)).inc()
             log.info(
                 "retry scheduled",
-                level=decision.level,
+                retry_level=decision.level,
                 delay_ms=int(decision.delay.total_seconds() * 1000),
                 next_attempt=attempt + 1,
             )

@@ -27,6 +27,7 @@ from notify.mailer import Mailer, PermanentSendError, TransientSendError
 from notify.models import (
     BOUNCED,
     DELIVERED,
+    EXHAUSTED,
     FAILED,
     FINAL,
     SENT,
@@ -257,11 +258,17 @@ async def _record_failure(
                 updated_at=now,
             )
             tx.session.add(email)
-        email.status = FAILED
+        if reason == "retries_exhausted":
+            if email.status == EXHAUSTED:
+                return  # said once already (a replay that failed again says nothing new)
+            # Not final and not in the inbox: a replay of the parked message must send it.
+            email.status = EXHAUSTED
+        else:
+            email.status = FAILED
+            await tx.claim(delivery)
         email.last_error = detail[:1000]
         email.lease_until = None
         email.updated_at = now
-        await tx.claim(delivery)
         await tx.publish(_failed(email, reason, detail, now))
         await tx.commit()
 

@@ -16,6 +16,8 @@ SENDING, SENT, DELIVERED, FAILED, SUPPRESSED, BOUNCED = (
     "suppressed",
     "bounced",
 )
+EXHAUSTED = "exhausted"
+"""Retries ran out; not final: an operator's replay of the parked message sends it then."""
 FINAL = frozenset({SENT, DELIVERED, FAILED, SUPPRESSED, BOUNCED})
 
 

@@ -44,6 +44,7 @@ class _Script:
     failures_left: int = 0
     failure: str = "451 4.3.0 Mailbox busy, try again later"
     refused: dict[str, str] = field(default_factory=dict)
+    busy_until: dict[str, float] = field(default_factory=dict)
 
 
 class _Recorder:
@@ -57,6 +58,8 @@ class _Recorder:
         answer = "250 OK"
         if address.lower() in script.refused:
             answer = script.refused[address.lower()]
+        elif script.busy_until.get(address.lower(), 0) > time.monotonic():
+            answer = "451 4.2.1 Mailbox temporarily unavailable"
         elif script.failures_left > 0:
             script.failures_left -= 1
             answer = script.failure
@@ -79,8 +82,9 @@ class _Recorder:
 class SmtpServer:
     """A real SMTP server on loopback that keeps what it receives and fails as scripted.
 
-    `fail_next(n)` answers the next n recipients with 451; `refuse(address)` answers 550 for one
-    address; `stop()` makes connections fail (refused) until `start()` again on the same port.
+    `fail_next(n)` answers the next n recipients with 451; `busy_for(address, s)` answers 451
+    for one address for a while; `refuse(address)` answers 550 for one address; `stop()` makes
+    connections fail (refused) until `start()` again on the same port.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -113,6 +117,10 @@ class SmtpServer:
     ) -> None:
         self.script.failures_left = count
         self.script.failure = answer
+
+    def busy_for(self, address: str, seconds: float) -> None:
+        """Answer 451 for `address` during the next `seconds`, then accept again."""
+        self.script.busy_until[address.lower()] = time.monotonic() + seconds
 
     def refuse(self, address: str, answer: str = "550 5.1.1 No such user here") -> None:
         self.script.refused[address.lower()] = answer

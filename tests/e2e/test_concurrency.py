@@ -1,0 +1,43 @@
+"""A hundred people at once, and a hundred tries at one address."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from tests.e2e.harness.flows import new_email, query, register
+from tests.e2e.harness.platform import Platform
+
+
+async def test_a_hundred_distinct_registrations_all_get_their_emails(
+    platform: Platform, auth: httpx.AsyncClient
+) -> None:
+    emails = [new_email("crowd") for _ in range(100)]
+    responses = await asyncio.gather(*(register(auth, e) for e in emails))
+    assert [r.status_code for r in responses] == [201] * 100
+    for email in emails:  # each gets its welcome and its verification email
+        await platform.smtp.wait_for_mail(
+            email, lambda m: "Welcome" in str(m.message["Subject"]), timeout=120
+        )
+        await platform.smtp.wait_for_mail(
+            email, lambda m: m.message["Subject"] == "Confirm your email address", timeout=120
+        )
+    assert all(len(platform.smtp.to(e)) == 2 for e in emails)
+
+
+async def test_a_hundred_registrations_of_one_email_make_one_account(
+    platform: Platform, auth: httpx.AsyncClient
+) -> None:
+    email = new_email("same")
+    responses = await asyncio.gather(
+        *(register(auth, email.upper() if i % 2 else email) for i in range(100))
+    )
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 99
+    rows = await query(platform, "auth", "SELECT id FROM users WHERE email_key = $1", email)
+    assert len(rows) == 1
+    await platform.smtp.wait_for_mail(email, lambda m: "Welcome" in str(m.message["Subject"]))
+    await platform.smtp.wait_for_mail(
+        email, lambda m: m.message["Subject"] == "Confirm your email address"
+    )
+    assert len(platform.smtp.to(email)) == 2

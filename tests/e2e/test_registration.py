@@ -1,0 +1,85 @@
+"""Registration, followed event by event: register, welcome email, verification email, the
+link, verified, first login, audit row; one correlation id through all of it."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from events.testing import EventTap
+from notify.testing import SmtpServer
+from tests.e2e.harness.flows import (
+    PASSWORD,
+    new_email,
+    query,
+    register,
+    token_of,
+    verification_link,
+)
+from tests.e2e.harness.platform import Platform
+
+
+async def test_registration_to_first_login(
+    platform: Platform, tap: EventTap, auth: httpx.AsyncClient
+) -> None:
+    smtp: SmtpServer = platform.smtp
+    correlation = f"signup-{uuid.uuid4().hex[:8]}"
+    email = new_email()
+    headers = {"X-Correlation-ID": correlation}
+
+    created = await register(auth, email, correlation)
+    assert created.status_code == 201, created.text
+    user_id = created.json()["id"]
+    [user] = await query(
+        platform, "auth", "SELECT status FROM users WHERE id = $1", uuid.UUID(user_id)
+    )
+    assert user["status"] == "pending"
+
+    registered = await tap.wait_for("user.registered.v1", lambda e: e.subject == user_id)
+    assert registered.data["email"] == email
+    welcome = await smtp.wait_for_mail(email, lambda m: "Welcome" in str(m.message["Subject"]))
+    assert "Welcome, Ada Lovelace!" in welcome.part("plain")
+    requested = await tap.wait_for("user.verification_requested.v1", lambda e: e.subject == user_id)
+    verification = await smtp.wait_for_mail(
+        email, lambda m: m.message["Subject"] == "Confirm your email address"
+    )
+    link = verification_link(verification.part("plain"))
+    assert token_of(link) == requested.data["token"]
+
+    verified = await auth.post("/auth/verify", json={"token": token_of(link)}, headers=headers)
+    assert verified.status_code == 200, verified.text
+    await tap.wait_for("user.verified.v1", lambda e: e.subject == user_id)
+    [user] = await query(
+        platform, "auth", "SELECT status FROM users WHERE id = $1", uuid.UUID(user_id)
+    )
+    assert user["status"] == "active"
+
+    logged_in = await auth.post(
+        "/auth/login", json={"email": email, "password": PASSWORD}, headers=headers
+    )
+    assert logged_in.status_code == 200, logged_in.text
+    first = await tap.wait_for("user.logged_in.v1", lambda e: e.subject == user_id)
+    assert first.data["first_login"] is True
+    [audit] = await query(
+        platform,
+        "auth",
+        "SELECT outcome, first_login FROM login_attempts WHERE user_id = $1",
+        uuid.UUID(user_id),
+    )
+    assert (audit["outcome"], audit["first_login"]) == ("success", True)
+    await smtp.wait_for_mail(email, lambda m: "three steps" in str(m.message["Subject"]))
+
+    # The whole workflow, in the order the exchange saw it. Within a step, events published by
+    # different services may interleave; the steps themselves are ordered.
+    await tap.wait_for(
+        "email.sent.v1",
+        lambda e: e.correlationid == correlation and e.data["template"] == "onboarding",
+    )
+    sequence = tap.sequence(correlation)
+    print(f"\nworkflow {correlation}:\n  " + "\n  ".join(sequence))
+    register_step = sequence[:4]
+    assert register_step[:2] == ["user.registered.v1", "user.verification_requested.v1"]
+    assert sorted(register_step[2:]) == ["email.sent.v1", "email.sent.v1"]
+    assert sequence[4:] == ["user.verified.v1", "user.logged_in.v1", "email.sent.v1"]
+    assert {e.correlationid for e in tap.events() if e.subject == user_id} == {correlation}
