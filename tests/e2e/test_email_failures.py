@@ -102,11 +102,11 @@ async def test_a_server_down_past_the_last_retry_parks_alerts_and_replays_once(
         assert headers[failures.ERROR_STACK]
         assert headers[failures.FIRST_FAILED_AT] < headers[failures.FAILED_AT]
 
+        sentry = platform.sentry
         await wait_for(
             lambda: any(
-                e.get("tags", {}).get("queue") == "notify.welcome_email"
-                for e in platform.sentry.events()
-            ),  # type: ignore[union-attr]
+                e.get("tags", {}).get("queue") == "notify.welcome_email" for e in sentry.events()
+            ),
             timeout=15,
             message="a Sentry event for the parked welcome email",
         )
