@@ -39,15 +39,14 @@ def pytest_runtest_makereport(
 @pytest.fixture(scope="session")
 async def platform() -> AsyncIterator[Platform]:
     global _platform
+    problem: str | None = None
     try:
-        provider = providers.choose()
-    except providers.ProviderUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-    platform = Platform(provider)
-    try:
+        platform = Platform(providers.choose())
         await platform.start()
     except providers.ProviderUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    if problem is not None:  # outside the except: the message alone, not a chained traceback
+        pytest.fail(problem, pytrace=False)
     _platform = platform
     try:
         yield platform

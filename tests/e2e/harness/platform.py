@@ -148,8 +148,11 @@ async def _serve_forever(platform: Platform) -> None:
         print(f"{name:16} {process.url}   log: {process.log_path}")
     sentry = platform.sentry.dsn if platform.sentry else "-"
     print(f"SMTP catcher     127.0.0.1:{platform.smtp.port}   Sentry endpoint: {sentry}")
-    print("Ctrl-C stops everything.")
+    mailbox = platform.log_dir / "mail"
+    mailbox.mkdir(parents=True, exist_ok=True)
+    print(f"Mail received by the catcher is written to {mailbox}/. Ctrl-C stops everything.")
     stop = asyncio.Event()
+    keeper = asyncio.create_task(_keep_mail(platform, mailbox, stop))
     loop = asyncio.get_running_loop()
     import signal
 
@@ -158,7 +161,21 @@ async def _serve_forever(platform: Platform) -> None:
     try:
         await stop.wait()
     finally:
+        await keeper
         await platform.stop()
+
+
+async def _keep_mail(platform: Platform, mailbox: Path, stop: asyncio.Event) -> None:
+    """Write each mail the catcher receives as an .eml file a person can open."""
+    written = 0
+    while not stop.is_set():
+        for mail in platform.smtp.messages[written:]:
+            written += 1
+            path = mailbox / f"{written:04d}-{mail.recipients[0]}.eml"
+            path.write_bytes(mail.message.as_bytes())
+            print(f"mail to {', '.join(mail.recipients)}: {mail.message['Subject']}  ({path})")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
 
 
 def main() -> None:
