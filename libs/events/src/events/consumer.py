@@ -77,6 +77,7 @@ class Consumer:
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._control: AbstractChannel | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     async def start(self) -> None:
         """Declare the topology and start consuming; prefetch is set before the first consume."""
@@ -138,7 +139,7 @@ class Consumer:
         with handling(delivery):
             error, failed_at = await self._run(route, delivery)
             if error is None:
-                telemetry.CONSUMED.labels(route.queue, event.type, "ok").inc()
+                self._metrics(route.queue, event.type)[0].inc()
                 await self._ack(message)
                 return
             policy = self._policies[route.queue]
@@ -181,9 +182,20 @@ class Consumer:
                     await asyncio.sleep((policy.immediate_backoff * (2**immediate)).total_seconds())
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
-            telemetry.HANDLER_SECONDS.labels(route.queue, delivery.event.type).observe(
+            self._metrics(route.queue, delivery.event.type)[1].observe(
                 time.perf_counter() - started
             )
+
+    def _metrics(self, queue: str, event_type: str) -> tuple[Any, Any]:
+        """The per-(queue, type) metric children, looked up once: this runs per delivery."""
+        key = (queue, event_type)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                telemetry.CONSUMED.labels(queue, event_type, "ok"),
+                telemetry.HANDLER_SECONDS.labels(queue, event_type),
+            )
+        return children
 
     async def _retry(
         self,

@@ -28,16 +28,26 @@ from events.tables import NOTIFY_CHANNEL, inbox, outbox
 log = get_logger("events.outbox")
 
 
+_ADD = outbox.insert().values(
+    event_id=bindparam("event_id"),
+    event_type=bindparam("event_type"),
+    correlation_id=bindparam("correlation_id"),
+    envelope=bindparam("envelope"),
+)
+
+
 async def add(session: AsyncSession, event: Event[Any], catalog: Catalog = CATALOG) -> None:
     """Write `event` in the session's transaction: it is published if and only if that commits."""
     check_contract(event, catalog)
-    await session.exec(
-        outbox.insert().values(
-            event_id=event.id,
-            event_type=event.type,
-            correlation_id=event.correlationid,
-            envelope=event.model_dump(mode="json"),
-        )
+    connection = await session.connection()
+    await connection.execute(
+        _ADD,
+        {
+            "event_id": event.id,
+            "event_type": event.type,
+            "correlation_id": event.correlationid,
+            "envelope": event.model_dump(mode="json"),
+        },
     )
 
 

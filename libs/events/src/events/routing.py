@@ -57,6 +57,7 @@ class Route:
     subscription: Subscription
     handlers: dict[str, Handler] = field(default_factory=dict)
     on_dead_letter: DeadLetterHook | None = None
+    _envelopes: dict[str, type[Event[Any]]] = field(default_factory=dict, repr=False)
 
     @property
     def queue(self) -> str:
@@ -68,9 +69,12 @@ class Route:
         `type_hint` is the AMQP `type` property, which spares a second JSON parse to find the model.
         """
         event_type = type_hint or _peek_type(body)
-        model = self.subscription.model_for(event_type)
+        envelope = self._envelopes.get(event_type)
+        if envelope is None:
+            model = self.subscription.model_for(event_type)
+            envelope = self._envelopes[event_type] = Event[model]  # type: ignore[valid-type]
         try:
-            event: Event[Any] = Event[model].model_validate_json(body)  # type: ignore[valid-type]
+            event: Event[Any] = envelope.model_validate_json(body)
         except ValueError as exc:
             raise ContractViolation(f"{event_type} breaks its contract: {exc}") from exc
         if event.type != event_type:
