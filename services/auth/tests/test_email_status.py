@@ -33,7 +33,7 @@ async def test_sent_then_bounced_marks_the_address_undeliverable(
     user_id, email = await active_user(client, outbox)
     now = datetime.now(UTC)
     sent = example_event(EmailSentV1, user_id=uuid.UUID(user_id), recipient=email, sent_at=now)
-    await handlers.record_email_sent(delivery(sent, "auth.email_status"), uow=container.uow)
+    await handlers.record_email_outcome(delivery(sent, "auth.email_status"), uow=container.uow)
     assert (await me(client, email))["email_status"] == "sent"
 
     bounced = example_event(
@@ -42,7 +42,7 @@ async def test_sent_then_bounced_marks_the_address_undeliverable(
         kind="bounce",
         bounced_at=now + timedelta(minutes=1),
     )
-    handle = functools.partial(handlers.record_email_bounced, uow=container.uow)
+    handle = functools.partial(handlers.record_email_outcome, uow=container.uow)
     await handle(delivery(bounced, "auth.email_status"))
     await handle(delivery(bounced, "auth.email_status", attempt=2))  # a duplicate delivery
     status = await me(client, email)
@@ -51,7 +51,9 @@ async def test_sent_then_bounced_marks_the_address_undeliverable(
     later_send = example_event(
         EmailSentV1, user_id=uuid.UUID(user_id), recipient=email, sent_at=now + timedelta(minutes=2)
     )
-    await handlers.record_email_sent(delivery(later_send, "auth.email_status"), uow=container.uow)
+    await handlers.record_email_outcome(
+        delivery(later_send, "auth.email_status"), uow=container.uow
+    )
     assert (await me(client, email))["email_status"] == "bounced", "a send does not undo a bounce"
 
 
@@ -68,11 +70,11 @@ async def test_a_late_outcome_does_not_overwrite_a_newer_one(
         detail="550 no such user",
         failed_at=now,
     )
-    await handlers.record_email_failed(delivery(failed, "auth.email_status"), uow=container.uow)
+    await handlers.record_email_outcome(delivery(failed, "auth.email_status"), uow=container.uow)
     old_sent = example_event(
         EmailSentV1, user_id=uuid.UUID(user_id), recipient=email, sent_at=now - timedelta(hours=1)
     )
-    await handlers.record_email_sent(delivery(old_sent, "auth.email_status"), uow=container.uow)
+    await handlers.record_email_outcome(delivery(old_sent, "auth.email_status"), uow=container.uow)
     status = await me(client, email)
     assert (status["email_status"], status["email_deliverable"]) == ("failed", False)
 

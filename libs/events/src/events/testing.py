@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, Literal, Self, TypeVar, get_args, get_origin
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
@@ -217,28 +217,29 @@ def delivery(event: Event[D], queue: str, *, attempt: int = 1) -> Delivery[D]:
 # --- a local Sentry endpoint --------------------------------------------------------------------
 
 
-class SentryCapture:
-    """An HTTP server on loopback that accepts Sentry envelopes, so tests can assert alerts.
+class LoopbackHttpServer:
+    """A real HTTP server on 127.0.0.1, in a thread, for stand-ins of outside services.
 
-    Use `dsn` as the SENTRY_DSN of the code under test; `events()` returns the error events it got.
+    Subclasses answer in `respond`; use the server as a context manager.
     """
 
     def __init__(self) -> None:
-        self._received: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        capture = self
+        server = self
 
         class _Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                raw = self.rfile.read(length)
-                if self.headers.get("Content-Encoding") == "gzip":
-                    raw = gzip.decompress(raw)
-                capture._ingest(raw)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
+            def _answer(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status, headers, body = server.respond(
+                    self.command, self.path, dict(self.headers), raw
+                )
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(b"{}")
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _answer
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -246,7 +247,12 @@ class SentryCapture:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> SentryCapture:
+    def respond(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -255,9 +261,33 @@ class SentryCapture:
         self._server.server_close()
 
     @property
-    def dsn(self) -> str:
+    def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://public@{host!s}:{port}/1"
+        return f"http://{host!s}:{port}"
+
+
+class SentryCapture(LoopbackHttpServer):
+    """Accepts Sentry envelopes, so tests can assert that an alert was raised.
+
+    Use `dsn` as the SENTRY_DSN of the code under test; `events()` returns the error events it got.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._received: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def respond(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        if headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        self._ingest(body)
+        return 200, {"Content-Type": "application/json"}, b"{}"
+
+    @property
+    def dsn(self) -> str:
+        return self.base_url.replace("http://", "http://public@") + "/1"
 
     def _ingest(self, raw: bytes) -> None:
         lines = raw.split(b"\n")

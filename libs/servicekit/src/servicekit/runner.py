@@ -14,8 +14,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.runtime import BusRuntime
+from servicekit.health import bus_check, database_check
 from servicekit.http import ReadinessCheck, create_app
 
 Closer = Callable[[], Awaitable[Any]]
@@ -44,11 +46,39 @@ def lifespan(
     return run
 
 
-def ops_app(
+def _readiness(engine: AsyncEngine, runtime: BusRuntime) -> dict[str, ReadinessCheck]:
+    return {"database": database_check(engine), "broker": bus_check(runtime)}
+
+
+def service_app(
+    *,
+    title: str,
+    description: str,
+    runtime: BusRuntime,
+    engine: AsyncEngine,
+    include_routes: Callable[[FastAPI], None],
+    state: dict[str, Any],
+    on_start: list[Callable[[], Awaitable[Any]]] | None = None,
+    on_stop: list[Closer] | None = None,
+) -> FastAPI:
+    """A service's HTTP API; its runtime relays the outbox (and consumes too in `all` mode)."""
+    app = create_app(
+        title=title,
+        description=description,
+        lifespan=lifespan(runtime, on_start=on_start, on_stop=on_stop),
+        readiness=_readiness(engine, runtime),
+    )
+    for key, value in state.items():
+        setattr(app.state, key, value)
+    include_routes(app)
+    return app
+
+
+def worker_app(
     *,
     title: str,
     runtime: BusRuntime,
-    readiness: dict[str, ReadinessCheck],
+    engine: AsyncEngine,
     on_start: list[Callable[[], Awaitable[Any]]] | None = None,
     on_stop: list[Closer] | None = None,
 ) -> FastAPI:
@@ -57,5 +87,5 @@ def ops_app(
         title=f"{title} worker",
         description="Health, readiness and metrics of the event consumer.",
         lifespan=lifespan(runtime, on_start=on_start, on_stop=on_stop),
-        readiness=readiness,
+        readiness=_readiness(engine, runtime),
     )

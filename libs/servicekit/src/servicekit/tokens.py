@@ -116,6 +116,19 @@ class JwksVerifier:
         return Claims(user_id, payload.get("sid"), int(payload["exp"]), payload)
 
 
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer` header, or a 401 problem saying how to send one."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(
+            401,
+            "unauthenticated",
+            "Send an access token: Authorization: Bearer <token>.",
+            headers={"WWW-Authenticate": 'Bearer realm="portfolio"'},
+        )
+    return token.strip()
+
+
 def bearer(verifier: Callable[[Request], JwksVerifier]) -> Callable[..., Awaitable[Claims]]:
     """A FastAPI dependency: the verified claims of the request's bearer token, or a 401.
 
@@ -126,16 +139,9 @@ def bearer(verifier: Callable[[Request], JwksVerifier]) -> Callable[..., Awaitab
         request: Request,
         authorization: Annotated[str | None, Header()] = None,
     ) -> Claims:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Problem(
-                401,
-                "unauthenticated",
-                "Send an access token: Authorization: Bearer <token>.",
-                headers={"WWW-Authenticate": 'Bearer realm="portfolio"'},
-            )
+        token = bearer_token(authorization)
         try:
-            return await verifier(request).verify(token.strip())
+            return await verifier(request).verify(token)
         except TokenInvalid as exc:
             raise Problem(
                 401,

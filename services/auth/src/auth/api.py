@@ -23,6 +23,7 @@ from auth.models import (
     VerifyRequest,
 )
 from servicekit.problems import Problem
+from servicekit.tokens import bearer_token
 
 _BEARER = {"WWW-Authenticate": 'Bearer realm="portfolio"'}
 _INVALID_TOKEN = {"WWW-Authenticate": 'Bearer realm="portfolio", error="invalid_token"'}
@@ -97,16 +98,9 @@ def authenticate(
     container: Annotated[Container, Depends(get_container)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> Caller:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Problem(
-            401,
-            "unauthenticated",
-            "Send an access token: Authorization: Bearer <token>.",
-            headers=_BEARER,
-        )
+    token = bearer_token(authorization)
     try:
-        claims = container.keys.decode(token.strip(), now=container.clock.now())
+        claims = container.keys.decode(token, now=container.clock.now())
         return Caller(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]))
     except jwt.ExpiredSignatureError as exc:
         raise Problem(

@@ -17,10 +17,9 @@ from events import BusRuntime, Router
 from events.contracts import EmailBouncedV1, EmailFailedV1, EmailSentV1
 from events.db import create_engine, session_factory
 from events.logs import get_logger
+from servicekit import runner
 from servicekit.clock import Clock, SystemClock
-from servicekit.health import bus_check, database_check
-from servicekit.http import create_app
-from servicekit.runner import lifespan, ops_app
+from servicekit.runner import service_app
 
 SERVICE = "auth"
 log = get_logger("auth.bootstrap")
@@ -76,21 +75,9 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Container:
 def router(container: Container) -> Router:
     """auth.email_status: an account's email deliverability, from notify's outcomes."""
     bus = Router(SERVICE)
-    bus.on(
-        "email_status",
-        EmailSentV1,
-        functools.partial(handlers.record_email_sent, uow=container.uow),
-    )
-    bus.on(
-        "email_status",
-        EmailFailedV1,
-        functools.partial(handlers.record_email_failed, uow=container.uow),
-    )
-    bus.on(
-        "email_status",
-        EmailBouncedV1,
-        functools.partial(handlers.record_email_bounced, uow=container.uow),
-    )
+    record = functools.partial(handlers.record_email_outcome, uow=container.uow)
+    for model in (EmailSentV1, EmailFailedV1, EmailBouncedV1):
+        bus.on("email_status", model, record)
     return bus
 
 
@@ -105,26 +92,23 @@ def runtime(container: Container, *, consume: bool, role: str) -> BusRuntime:
 
 
 def api_app(container: Container, *, consume: bool = False) -> FastAPI:
-    """The HTTP API; its bus runtime relays the outbox (and consumes too in `all` mode)."""
     from auth.api import include_routes
 
-    bus = runtime(container, consume=consume, role="all" if consume else "api")
-    app = create_app(
+    return service_app(
         title="auth",
         description="Registration, email verification, login, sessions and the JWKS.",
-        lifespan=lifespan(bus, on_stop=[container.close]),
-        readiness={"database": database_check(container.engine), "broker": bus_check(bus)},
+        runtime=runtime(container, consume=consume, role="all" if consume else "api"),
+        engine=container.engine,
+        include_routes=include_routes,
+        state={"container": container},
+        on_stop=[container.close],
     )
-    app.state.container = container
-    include_routes(app)
-    return app
 
 
 def worker_app(container: Container) -> FastAPI:
-    bus = runtime(container, consume=True, role="worker")
-    return ops_app(
+    return runner.worker_app(
         title="auth",
-        runtime=bus,
-        readiness={"database": database_check(container.engine), "broker": bus_check(bus)},
+        runtime=runtime(container, consume=True, role="worker"),
+        engine=container.engine,
         on_stop=[container.close],
     )

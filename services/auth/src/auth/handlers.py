@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -462,50 +463,40 @@ async def _set_email_status(
     user.email_status_detail = (detail or "")[:500] or None
 
 
-async def record_email_sent(delivery: Delivery[EmailSentV1], *, uow: UowFactory) -> None:
-    data = delivery.data
+def _outcome(data: EmailSentV1 | EmailFailedV1 | EmailBouncedV1) -> dict[str, Any]:
+    """What each of notify's outcomes says about the address."""
+    if isinstance(data, EmailSentV1):
+        return {
+            "user_id": data.user_id,
+            "email": data.recipient,
+            "status": EMAIL_SENT,
+            "at": data.sent_at,
+            "detail": None,
+        }
+    if isinstance(data, EmailFailedV1):
+        # A suppressed address is one that bounced before.
+        status = EMAIL_BOUNCED if data.reason == "suppressed" else EMAIL_FAILED
+        return {
+            "user_id": data.user_id,
+            "email": data.recipient,
+            "status": status,
+            "at": data.failed_at,
+            "detail": f"{data.reason}: {data.detail}",
+        }
+    return {
+        "user_id": None,
+        "email": data.recipient,
+        "status": EMAIL_BOUNCED,
+        "at": data.bounced_at,
+        "detail": f"{data.kind}: {data.reason}",
+    }
+
+
+async def record_email_outcome(
+    delivery: Delivery[EmailSentV1 | EmailFailedV1 | EmailBouncedV1], *, uow: UowFactory
+) -> None:
     async with uow() as tx:
         if not await tx.claim(delivery):
             return
-        await _set_email_status(
-            tx,
-            user_id=data.user_id,
-            email=data.recipient,
-            status=EMAIL_SENT,
-            at=data.sent_at,
-            detail=None,
-        )
-        await tx.commit()
-
-
-async def record_email_failed(delivery: Delivery[EmailFailedV1], *, uow: UowFactory) -> None:
-    data = delivery.data
-    status = EMAIL_BOUNCED if data.reason == "suppressed" else EMAIL_FAILED
-    async with uow() as tx:
-        if not await tx.claim(delivery):
-            return
-        await _set_email_status(
-            tx,
-            user_id=data.user_id,
-            email=data.recipient,
-            status=status,
-            at=data.failed_at,
-            detail=f"{data.reason}: {data.detail}",
-        )
-        await tx.commit()
-
-
-async def record_email_bounced(delivery: Delivery[EmailBouncedV1], *, uow: UowFactory) -> None:
-    data = delivery.data
-    async with uow() as tx:
-        if not await tx.claim(delivery):
-            return
-        await _set_email_status(
-            tx,
-            user_id=None,
-            email=data.recipient,
-            status=EMAIL_BOUNCED,
-            at=data.bounced_at,
-            detail=f"{data.kind}: {data.reason}",
-        )
+        await _set_email_status(tx, **_outcome(delivery.data))
         await tx.commit()

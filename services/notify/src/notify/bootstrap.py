@@ -20,10 +20,9 @@ from notify.adapters.smtp_listener import SmtpListener
 from notify.config import Settings
 from notify.mailer import Mailer
 from notify.unit_of_work import NotifyUnitOfWork
+from servicekit import runner
 from servicekit.clock import Clock, SystemClock
-from servicekit.health import bus_check, database_check
-from servicekit.http import create_app
-from servicekit.runner import lifespan, ops_app
+from servicekit.runner import service_app
 from servicekit.tokens import JwksVerifier
 
 SERVICE = "notify"
@@ -127,30 +126,26 @@ def dsn_listener(container: Container) -> SmtpListener | None:
 def api_app(container: Container, *, consume: bool = False) -> FastAPI:
     from notify.api import include_routes
 
-    bus = runtime(container, consume=consume, role="all" if consume else "api")
     bounces = dsn_listener(container) if consume else None
-    app = create_app(
+    return service_app(
         title="notify",
         description="Email delivery, failures, bounces and the suppression list.",
-        lifespan=lifespan(
-            bus,
-            on_start=[bounces.start] if bounces else [],
-            on_stop=[container.close, *([bounces.stop] if bounces else [])],
-        ),
-        readiness={"database": database_check(container.engine), "broker": bus_check(bus)},
+        runtime=runtime(container, consume=consume, role="all" if consume else "api"),
+        engine=container.engine,
+        include_routes=include_routes,
+        state={"container": container},
+        on_start=[bounces.start] if bounces else [],
+        on_stop=[container.close, *([bounces.stop] if bounces else [])],
     )
-    app.state.container = container
-    include_routes(app)
-    return app
 
 
 def worker_app(container: Container) -> FastAPI:
-    bus = runtime(container, consume=True, role="worker")
+    """The consumer, with the DSN listener beside it."""
     bounces = dsn_listener(container)
-    return ops_app(
+    return runner.worker_app(
         title="notify",
-        runtime=bus,
-        readiness={"database": database_check(container.engine), "broker": bus_check(bus)},
+        runtime=runtime(container, consume=True, role="worker"),
+        engine=container.engine,
         on_start=[bounces.start] if bounces else [],
         on_stop=[container.close, *([bounces.stop] if bounces else [])],
     )

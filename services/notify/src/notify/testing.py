@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from pydantic import SecretStr
 
 from events.infra import wait_for
 from events.settings import BusSettings
+from events.testing import LoopbackHttpServer
 from notify.adapters.smtp_listener import SmtpListener
 from notify.config import Settings, SmtpSettings
 from servicekit import entrypoint
@@ -148,7 +148,7 @@ class SmtpServer:
         return SmtpSettings(host=self.host, port=self.port, security="none", timeout_s=5)
 
 
-class FakeSendgrid:
+class FakeSendgrid(LoopbackHttpServer):
     """An HTTP server that answers like SendGrid's v3 mail-send API, as its docs describe.
 
     It checks the bearer key and the body's shape (400 with the API's error format otherwise),
@@ -157,42 +157,11 @@ class FakeSendgrid:
     """
 
     def __init__(self, api_key: str = "SG.test-key") -> None:
+        super().__init__()
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self._scripted: list[tuple[int, dict[str, str], dict[str, Any]]] = []
         self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status, headers, payload = fake._answer(self.path, dict(self.headers), body)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                data = json.dumps(payload).encode() if payload else b""
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeSendgrid:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def respond_next(
         self, status: int, headers: dict[str, str] | None = None, errors: list[str] | None = None
@@ -200,6 +169,12 @@ class FakeSendgrid:
         payload = {"errors": [{"message": e, "field": None, "help": None} for e in errors or []]}
         with self._lock:
             self._scripted.append((status, headers or {}, payload if errors else {}))
+
+    def respond(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        status, extra, payload = self._answer(path, headers, body)
+        return status, extra, json.dumps(payload).encode() if payload else b""
 
     def _answer(
         self, path: str, headers: dict[str, str], body: bytes
