@@ -395,23 +395,44 @@ class EventTap:
         return [t.event.type for t in self.seen if t.event.correlationid == correlation_id]
 
     async def expect_sequence(
-        self, correlation_id: str, expected: list[str], *, timeout: float = 10.0
-    ) -> None:
-        """Wait until the workflow's events are exactly `expected`; fail with a readable diff."""
+        self,
+        correlation_id: str,
+        expected: list[str | tuple[str, ...]],
+        *,
+        timeout: float = 10.0,
+    ) -> list[str]:
+        """Wait until the workflow's events are `expected`, in order; fail with a readable diff.
 
-        def done() -> bool:
-            return self.sequence(correlation_id) == expected
+        A tuple stands for events that may arrive in any order among themselves (published by
+        different services at the same step); the steps themselves are ordered.
+        """
 
+        def normalised(observed: list[str]) -> list[str]:
+            out: list[str] = []
+            rest = list(observed)
+            for step in expected:
+                if isinstance(step, tuple):
+                    chunk, rest = rest[: len(step)], rest[len(step) :]
+                    out += sorted(chunk) if sorted(chunk) == sorted(step) else chunk
+                else:
+                    out += rest[:1]
+                    rest = rest[1:]
+            return out + rest
+
+        flat = [
+            t for step in expected for t in (sorted(step) if isinstance(step, tuple) else [step])
+        ]
         try:
-            await wait_for(done, timeout=timeout)
-        except AssertionError:
-            got = self.sequence(correlation_id)
-            diff = "\n".join(
-                difflib.unified_diff(expected, got, "expected", "observed", lineterm="")
+            await wait_for(
+                lambda: normalised(self.sequence(correlation_id)) == flat, timeout=timeout
             )
+        except AssertionError:
+            got = normalised(self.sequence(correlation_id))
+            diff = "\n".join(difflib.unified_diff(flat, got, "expected", "observed", lineterm=""))
             raise AssertionError(
                 f"events of correlation {correlation_id} differ:\n{diff}"
             ) from None
+        return self.sequence(correlation_id)
 
 
 # --- the outbox, drained into memory ------------------------------------------------------------
