@@ -2,7 +2,7 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-services := "auth notify"
+services := `ls services | tr "\n" " "`
 pytest := "uv run pytest"
 
 # List the recipes.
