@@ -87,12 +87,19 @@ async def test_a_server_down_past_the_last_retry_parks_alerts_and_replays_once(
     connection = await connect(settings, "e2e-operator")
     try:
         ops = DeadLetterQueues(connection)
-        parked = [
-            m
-            for m in await ops.browse("notify.welcome_email")
-            if m.message_id == str(registered.id)
-        ]
-        assert len(parked) == 1
+        parked: list[Any] = []
+
+        async def is_parked() -> bool:
+            # email.failed.v1 is published by the dead-letter hook just before the message is
+            # parked, so the tap can see it first: wait for the DLQ itself.
+            parked[:] = [
+                m
+                for m in await ops.browse("notify.welcome_email")
+                if m.message_id == str(registered.id)
+            ]
+            return len(parked) == 1
+
+        await wait_for(is_parked, timeout=15, message="the welcome email reached its DLQ")
         headers = parked[0].headers
         assert headers[failures.REASON] == "retries_exhausted"
         assert headers[failures.ATTEMPTS] == EMAIL.attempts
