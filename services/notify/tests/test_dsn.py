@@ -105,6 +105,42 @@ async def test_a_delay_notice_is_not_a_bounce(
     assert await outbox() == []
 
 
+async def test_a_report_about_mail_we_never_sent_suppresses_nobody(
+    listening: Container, smtp: SmtpServer, outbox: Any
+) -> None:
+    # Anyone can mail the bounce address: a forged report must not suppress a real customer.
+    forged = dsn.build(reporting_mta="mx.evil", original=_plain(), recipient="victim@example.org")
+    await mail_report(listening, forged)
+    unreferenced = dsn.build(
+        reporting_mta="mx.evil",
+        original=_plain("<another@portfolio.test>"),
+        recipient="victim@example.org",
+        include_original=False,
+    )
+    await mail_report(listening, unreferenced)
+    assert await outbox() == []
+    async with listening.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM suppressions"))).scalar_one() == 0
+        seen = (await conn.execute(text("SELECT count(*) FROM provider_events"))).scalar_one()
+    assert seen == 2, "both reports were read (and refused), not dropped as duplicates"
+
+
+async def test_a_report_without_the_original_counts_for_an_address_we_mailed(
+    listening: Container, smtp: SmtpServer, outbox: Any
+) -> None:
+    original = await send_welcome(listening, smtp, "Moved@Example.org")
+    await outbox()
+    report = dsn.build(
+        reporting_mta="mx.example.org",
+        original=original,
+        recipient="moved@example.org",
+        include_original=False,
+    )
+    await mail_report(listening, report)
+    [bounced] = await outbox()
+    assert (bounced.data.kind, bounced.data.recipient) == ("dsn", "moved@example.org")
+
+
 async def test_the_listener_only_accepts_the_bounce_address(listening: Container) -> None:
     message = dsn.build(reporting_mta="mx", original=_plain(), recipient="a@example.org")
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
@@ -128,12 +164,12 @@ def test_parse_reads_rfc3464_reports() -> None:
     assert dsn.parse(_plain().as_bytes()) is None
 
 
-def _plain() -> Any:
+def _plain(message_id: str = "<orig@portfolio.test>") -> Any:
     from email.message import EmailMessage
 
     message = EmailMessage()
     message["From"] = "hello@portfolio.test"
     message["To"] = "someone@example.org"
-    message["Message-ID"] = "<orig@portfolio.test>"
+    message["Message-ID"] = message_id
     message.set_content("hi")
     return message

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
+from events.contracts import UserRegisteredV1
 from events.infra import free_port
-from notify.adapters.sendgrid import SendgridMailer
+from events.routing import handling
+from events.testing import delivery, drain_outbox, example_event
+from notify import bootstrap, handlers
+from notify.adapters.sendgrid import SendgridMailer, retry_after
+from notify.bootstrap import EMAILS, Container
 from notify.config import SendgridSettings
 from notify.mailer import OutgoingEmail, PermanentSendError, TransientSendError
-from notify.testing import FakeSendgrid
+from notify.testing import FakeSendgrid, settings_for
+from servicekit.clock import FrozenClock
 
 
 @pytest.fixture
@@ -98,3 +107,78 @@ async def test_an_unreachable_api_is_transient() -> None:
     with pytest.raises(TransientSendError, match="unreachable"):
         await gone.send(email())
     await gone.close()
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert retry_after("30") == timedelta(seconds=30)
+    assert retry_after("Thu, 26 Nov 2026 12:02:00 GMT", now) == timedelta(minutes=2)
+    assert retry_after("Thu, 26 Nov 2026 11:00:00 GMT", now) == timedelta(0)
+    assert retry_after("soon") is None
+    assert retry_after(None) is None
+
+
+# --- the handler on the SendGrid transport ----------------------------------------------------
+
+
+@pytest.fixture
+async def on_sendgrid(database: str, api: FakeSendgrid) -> AsyncIterator[Container]:
+    settings = settings_for(
+        database,
+        transport="sendgrid",
+        sendgrid=SendgridSettings(api_key=SecretStr("SG.right"), base_url=api.base_url),
+    )
+    container = bootstrap.build(settings, clock=FrozenClock())
+    yield container
+    await container.close()
+
+
+async def send_welcome(container: Container, d: Any) -> None:
+    _, composer = EMAILS["welcome_email"]
+    send = functools.partial(
+        handlers.send_email,
+        composer=composer,
+        uow=container.uow,
+        mailer=container.mailer,
+        settings=container.settings,
+        clock=container.clock,
+    )
+    with handling(d):
+        await send(d)
+
+
+async def test_a_rate_limit_is_waited_out_before_the_api_is_asked_again(
+    on_sendgrid: Container, api: FakeSendgrid
+) -> None:
+    clock = on_sendgrid.clock
+    assert isinstance(clock, FrozenClock)
+    api.respond_next(429, headers={"Retry-After": "30"}, errors=["too many requests"])
+    d = delivery(example_event(UserRegisteredV1, email="rl@example.org"), "notify.welcome_email")
+    with pytest.raises(TransientSendError, match="retry after 30s"):
+        await send_welcome(on_sendgrid, d)
+    # The bus's immediate retry comes back at once: it backs off without a request.
+    with pytest.raises(handlers.EmailInProgress, match="rate limit"):
+        await send_welcome(on_sendgrid, d)
+    assert len(api.requests) == 1
+    clock.advance(timedelta(seconds=31))
+    await send_welcome(on_sendgrid, d)
+    assert len(api.requests) == 2
+    [sent] = await drain_outbox(on_sendgrid.engine)
+    assert (sent.type, sent.data.provider, sent.data.provider_message_id) == (
+        "email.sent.v1",
+        "sendgrid",
+        "sg2x",
+    )
+
+
+async def test_a_400_fails_the_email_for_good_with_the_apis_reason(
+    on_sendgrid: Container, api: FakeSendgrid
+) -> None:
+    api.respond_next(400, errors=["Does not contain a valid address."])
+    d = delivery(example_event(UserRegisteredV1, email="bad@example.org"), "notify.welcome_email")
+    await send_welcome(on_sendgrid, d)
+    await send_welcome(on_sendgrid, d)  # redelivered: the refusal is final, no second request
+    assert len(api.requests) == 1
+    [failed] = await drain_outbox(on_sendgrid.engine)
+    assert (failed.type, failed.data.reason) == ("email.failed.v1", "permanent")
+    assert "valid address" in failed.data.detail

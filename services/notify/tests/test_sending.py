@@ -219,3 +219,60 @@ async def test_giving_up_publishes_email_failed_once(
     await sender(container, "welcome_email")(replayed)
     assert len(smtp.to("down@example.org")) == 1
     assert (await email_rows(container))[0]["status"] == "sent"
+
+
+async def test_a_line_break_in_a_display_name_cannot_add_headers(
+    container: Container, smtp: SmtpServer
+) -> None:
+    event = example_event(
+        UserRegisteredV1, email="eve@example.org", display_name="Eve\r\nBcc: victim@example.org"
+    )
+    await sender(container, "welcome_email")(delivery(event, "notify.welcome_email"))
+    mail = await smtp.wait_for_mail("eve@example.org")
+    assert mail.message["Subject"] == "Welcome to Portfolio, Eve Bcc: victim@example.org"
+    assert "Bcc" not in mail.message
+    assert mail.recipients == ["eve@example.org"]
+
+
+async def test_an_unmailable_address_fails_for_good_without_asking_the_server(
+    container: Container, smtp: SmtpServer, outbox: Any
+) -> None:
+    event = example_event(UserRegisteredV1, email="not an address")
+    await sender(container, "welcome_email")(delivery(event, "notify.welcome_email"))
+    assert smtp.answers == []
+    [failed] = await outbox()
+    assert (failed.data.reason, failed.data.recipient) == ("permanent", "not an address")
+    assert "invalid recipient" in failed.data.detail
+    assert (await email_rows(container))[0]["status"] == "failed"
+
+
+async def test_content_refused_after_data_is_permanent(
+    container: Container, smtp: SmtpServer, outbox: Any
+) -> None:
+    smtp.refuse_data("554 5.7.1 Message rejected as spam")
+    event = example_event(UserRegisteredV1, email="filtered@example.org")
+    await sender(container, "welcome_email")(delivery(event, "notify.welcome_email"))
+    [failed] = await outbox()
+    assert (failed.data.reason, "554" in failed.data.detail) == ("permanent", True)
+    assert smtp.messages == []
+
+
+async def test_a_full_mailbox_at_rcpt_is_temporary(container: Container, smtp: SmtpServer) -> None:
+    # RFC 5321 4.5.3.1.10: 552 in answer to RCPT is to be treated as 452.
+    smtp.refuse("full@example.org", "552 5.2.2 Mailbox full")
+    event = example_event(UserRegisteredV1, email="full@example.org")
+    with pytest.raises(TransientSendError, match="552"):
+        await sender(container, "welcome_email")(delivery(event, "notify.welcome_email"))
+    assert (await email_rows(container))[0]["status"] == "sending"
+
+
+async def test_a_hanging_relay_is_cut_off_inside_the_lease(
+    container: Container, smtp: SmtpServer
+) -> None:
+    container.settings.send_lease = timedelta(seconds=1)
+    smtp.slow_down(3)
+    event = example_event(UserRegisteredV1, email="hang@example.org")
+    with pytest.raises(TransientSendError, match="half the lease"):
+        await sender(container, "welcome_email")(delivery(event, "notify.welcome_email"))
+    [row] = await email_rows(container)
+    assert (row["status"], row["lease_until"]) == ("sending", None), "the lease is given back"

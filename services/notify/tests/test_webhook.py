@@ -177,3 +177,15 @@ async def test_without_a_key_the_webhook_refuses_to_guess(database: str) -> None
         response = await client.post("/webhooks/email-events", content=b"[]")
     assert response.status_code == 503
     await container.close()
+
+
+async def test_a_body_far_beyond_a_sendgrid_batch_is_refused_unread(
+    api: tuple[httpx.AsyncClient, Container], signer: Signer
+) -> None:
+    client, _ = api
+    body = b"[" + b" " * (5 * 1024 * 1024) + b"]"
+    response = await client.post(
+        "/webhooks/email-events", content=body, headers=signer.headers(body)
+    )
+    assert response.status_code == 413
+    assert response.json()["type"] == PROBLEM + "body-too-large"

@@ -3,8 +3,9 @@ permanent refusals, and giving up into the DLQ with email.failed.v1 and a Sentry
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -12,9 +13,9 @@ import sentry_sdk
 from aio_pika.abc import AbstractRobustConnection
 from pydantic import SecretStr
 
-from events import BusRuntime, RabbitPublisher, failures
+from events import BusRuntime, RabbitPublisher, RawEvent, failures
 from events.connection import connect
-from events.contracts import UserRegisteredV1
+from events.contracts import UserRegisteredV1, UserVerificationRequestedV1
 from events.dlq import DeadLetterQueues
 from events.infra import wait_for
 from events.settings import BusSettings
@@ -69,6 +70,10 @@ async def publish(connection: AbstractRobustConnection, bus: BusSettings, event:
     await producer.start()
     await producer.publish(event)
     await producer.close()
+
+
+def failure_of(recipient: str, template: str) -> Callable[[RawEvent], bool]:
+    return lambda e: e.data["recipient"] == recipient and e.data["template"] == template
 
 
 async def test_451_twice_then_accepted_is_retried_and_delivered_once(
@@ -126,35 +131,47 @@ async def test_a_server_down_past_the_retries_parks_the_message_and_says_so(
         init_sentry(sentry.dsn, service="notify", environment="test")
         try:
             event = example_event(UserRegisteredV1, email="later@example.org")
-            await publish(connection, bus, event)
-            failed = await tap.wait_for(
-                "email.failed.v1",
-                lambda e: (
-                    e.data["recipient"] == "later@example.org" and e.data["template"] == "welcome"
-                ),
-                timeout=30,
+            token = uuid.uuid4().hex + uuid.uuid4().hex
+            verification = example_event(
+                UserVerificationRequestedV1, email="later@example.org", token=token
             )
-            assert failed.data["reason"] == "retries_exhausted"
-            assert failed.causationid == str(event.id)
+            await publish(connection, bus, event)
+            await publish(connection, bus, verification)
+            failed = {
+                template: await tap.wait_for(
+                    "email.failed.v1", failure_of("later@example.org", template), timeout=30
+                )
+                for template in ("welcome", "verification")
+            }
+            assert failed["welcome"].data["reason"] == "retries_exhausted"
+            assert failed["welcome"].causationid == str(event.id)
+            assert failed["verification"].data["user_id"] == str(verification.data.user_id)
             ops = DeadLetterQueues(connection)
 
             async def parked() -> bool:
-                return await ops.depth("notify.welcome_email") == 1
+                return (
+                    await ops.depth("notify.welcome_email") == 1
+                    and await ops.depth("notify.verification_email") == 1
+                )
 
-            await wait_for(parked, timeout=10, message="the welcome email reached its DLQ")
+            await wait_for(parked, timeout=10, message="both emails reached their DLQs")
             [dead] = await ops.browse("notify.welcome_email")
             assert dead.message_id == str(event.id)
             assert dead.headers[failures.ATTEMPTS] == 6
             assert dead.headers[failures.REASON] == "retries_exhausted"
             assert "TransientSendError" in dead.headers[failures.ERROR_TYPE]
             sentry_sdk.flush(5)
+            queues = ("notify.welcome_email", "notify.verification_email")
             await wait_for(
-                lambda: any(
-                    e.get("tags", {}).get("queue") == "notify.welcome_email"
-                    for e in sentry.events()
-                ),
+                lambda: {e.get("tags", {}).get("queue") for e in sentry.events()} >= set(queues),
                 timeout=10,
-                message="Sentry heard of the parked message",
+                message="Sentry heard of both parked messages",
+            )
+            # The alert names the failure, never the secret the event carried.
+            [dead_verification] = await ops.browse("notify.verification_email")
+            assert token not in json.dumps(sentry.events())
+            assert token not in json.dumps(
+                {k: str(v) for k, v in dead_verification.headers.items()}
             )
         finally:
             init_sentry(None, service="notify", environment="test")

@@ -28,6 +28,25 @@ CallerDep = Annotated[Claims, Depends(bearer(get_verifier))]
 
 router = APIRouter(tags=["notify"])
 
+MAX_WEBHOOK_BODY = 4 * 1024 * 1024
+"""SendGrid posts batches well under a megabyte; anything far larger is not SendGrid."""
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The raw body (the signature covers these bytes, not a re-encoding), refused past `limit`
+    before it is all in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Problem(413, "body-too-large", f"The body exceeds {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, "body-too-large", f"The body exceeds {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
 
 @router.post("/webhooks/email-events", summary="SendGrid's signed event webhook")
 async def email_events(request: Request, c: ContainerDep) -> dict[str, int]:
@@ -37,7 +56,7 @@ async def email_events(request: Request, c: ContainerDep) -> dict[str, int]:
             "webhook-not-configured",
             "NOTIFY_WEBHOOK_PUBLIC_KEY is not set: signed events cannot be checked.",
         )
-    body = await request.body()  # the signature covers the raw bytes, not a re-encoding
+    body = await _read_limited(request, MAX_WEBHOOK_BODY)
     try:
         webhook_signature.verify(
             c.webhook_key,

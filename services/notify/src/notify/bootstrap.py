@@ -48,9 +48,7 @@ class Container:
         return NotifyUnitOfWork(self.sessions)
 
     async def close(self) -> None:
-        close = getattr(self.mailer, "close", None)
-        if close is not None:
-            await close()
+        await self.mailer.close()
         await self.verifier.close()
         await self.engine.dispose()
 

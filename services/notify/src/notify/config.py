@@ -17,7 +17,10 @@ class SmtpSettings(BaseModel):
     security: Literal["none", "starttls", "tls"] = "none"
     username: str | None = None
     password: SecretStr | None = None
-    timeout_s: float = Field(default=15.0, gt=0)
+    timeout_s: float = Field(default=15.0, gt=0, description="Per SMTP command.")
+    cert_bundle: str | None = Field(
+        default=None, description="CA file for a relay whose certificate a private CA signed."
+    )
 
 
 class SendgridSettings(BaseModel):

@@ -98,8 +98,10 @@ def build(
     status: str = "5.1.1",
     diagnostic: str = "smtp; 550 5.1.1 user unknown",
     action: str = "failed",
+    include_original: bool = True,
 ) -> EmailMessage:
-    """A DSN as a receiving MTA would write it (tests, and replaying one by hand)."""
+    """A DSN as a receiving MTA would write it (tests, and replaying one by hand); some MTAs
+    leave the original's headers out (`include_original=False`)."""
     report = EmailMessage()
     report["From"] = f"MAILER-DAEMON@{reporting_mta}"
     report["To"] = str(original["From"])
@@ -120,11 +122,12 @@ def build(
     status_part.set_payload([per_message, per_recipient])
     status_part.set_type("message/delivery-status")
     report.attach(status_part)
-    headers_part = EmailMessage()
-    headers_part.set_content(
-        "".join(f"{k}: {v}\n" for k, v in original.items()), subtype="rfc822-headers"
-    )
-    report.attach(headers_part)
+    if include_original:
+        headers_part = EmailMessage()
+        headers_part.set_content(
+            "".join(f"{k}: {v}\n" for k, v in original.items()), subtype="rfc822-headers"
+        )
+        report.attach(headers_part)
     report.set_type("multipart/report")
     report.set_param("report-type", "delivery-status")
     return report

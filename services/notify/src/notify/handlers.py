@@ -3,10 +3,11 @@ every outcome, and turn provider bounces into suppressions and events."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
@@ -45,7 +46,12 @@ BounceKind = Literal["bounce", "spamreport", "dsn"]
 
 
 class EmailInProgress(Exception):
-    """Another delivery of the same event holds the send lease: retry later, it will be done."""
+    """The email's lease is held: another delivery is sending it, or the provider asked us to
+    wait (Retry-After). Raised to go round the retry path; the work will be done."""
+
+
+MAX_PROVIDER_BACKOFF = timedelta(hours=1)
+"""A Retry-After beyond this is not trusted: the retry tiers take over after it."""
 
 
 def address_key(address: str) -> str:
@@ -126,7 +132,8 @@ async def send_email(
                 await tx.commit()
             return
         if email is not None and email.lease_until is not None and email.lease_until > now:
-            raise EmailInProgress(f"email {email.id} is being sent by another delivery")
+            why = email.last_error or "being sent by another delivery"
+            raise EmailInProgress(f"email {email.id} leased until {email.lease_until}: {why}")
         if email is None:
             email = Email(
                 cause_event_id=event.id,
@@ -157,15 +164,21 @@ async def send_email(
             raise EmailInProgress("email created concurrently") from exc
         email_id, attempt = email.id, email.attempts
 
-    message = compose(
-        outbound.template,
-        to=outbound.recipient,
-        cause_event_id=event.id,
-        settings=settings,
-        context=outbound.context,
-    )
     try:
-        result = await mailer.send(message)
+        message = compose(
+            outbound.template,
+            to=outbound.recipient,
+            cause_event_id=event.id,
+            settings=settings,
+            context=outbound.context,
+        )
+        # Cut the send off well inside the lease, so a redelivery that finds the lease expired
+        # can never overlap a send still in progress.
+        async with asyncio.timeout(settings.send_lease.total_seconds() / 2):
+            result = await mailer.send(message)
+    except TimeoutError as exc:
+        await _release(event.id, outbound.template, "send timed out", None, uow=uow, clock=clock)
+        raise TransientSendError("the send did not finish within half the lease") from exc
     except PermanentSendError as exc:
         await _record_failure(
             delivery, outbound.template, "permanent", str(exc), uow=uow, clock=clock
@@ -173,13 +186,7 @@ async def send_email(
         log.warning("email refused for good", email_id=str(email_id), error=str(exc)[:300])
         return
     except TransientSendError as exc:
-        async with uow() as tx:
-            email = await tx.emails.for_cause(event.id, outbound.template)
-            if email is not None:
-                email.last_error = str(exc)[:1000]
-                email.lease_until = None
-                email.updated_at = clock.now()
-                await tx.commit()
+        await _release(event.id, outbound.template, str(exc), exc.retry_after, uow=uow, clock=clock)
         raise
     sent_at = clock.now()
     async with uow() as tx:
@@ -210,6 +217,28 @@ async def send_email(
         )
         await tx.commit()
     log.info("email sent", template=outbound.template, email_id=str(email_id), attempt=attempt)
+
+
+async def _release(
+    cause_event_id: uuid.UUID,
+    template: str,
+    error: str,
+    backoff: timedelta | None,
+    *,
+    uow: UowFactory,
+    clock: Clock,
+) -> None:
+    """Give the lease back after a transient failure, or hold it for as long as the provider
+    asked (Retry-After): the retry that comes sooner backs off without calling the provider."""
+    now = clock.now()
+    async with uow() as tx:
+        email = await tx.emails.for_cause(cause_event_id, template)
+        if email is None:
+            return
+        email.last_error = error[:1000]
+        email.lease_until = now + min(backoff, MAX_PROVIDER_BACKOFF) if backoff else None
+        email.updated_at = now
+        await tx.commit()
 
 
 def _failed(email: Email, reason: FailReason, detail: str, at: datetime) -> Any:
@@ -397,8 +426,6 @@ async def handle_provider_events(
 
 
 def _timestamp(value: Any, clock: Clock) -> datetime:
-    from datetime import UTC
-
     try:
         return datetime.fromtimestamp(int(value), UTC)
     except (TypeError, ValueError, OverflowError):
@@ -406,7 +433,13 @@ def _timestamp(value: Any, clock: Clock) -> datetime:
 
 
 async def handle_delivery_report(report: DeliveryReport, *, uow: UowFactory, clock: Clock) -> int:
-    """An SMTP DSN: each recipient whose delivery failed for good is suppressed."""
+    """An SMTP DSN: each recipient whose delivery failed for good is suppressed.
+
+    Anyone can mail the bounce address, so a report counts only when it is about mail we sent:
+    its original Message-ID (unguessable: it holds the event id) names one of our emails, or,
+    when the reporting server left the original out, we did mail that recipient. Otherwise a
+    forged report could suppress any address.
+    """
     failed = [r for r in report.recipients if r.permanent_failure]
     if not failed:
         return 0
@@ -414,12 +447,20 @@ async def handle_delivery_report(report: DeliveryReport, *, uow: UowFactory, clo
     async with uow() as tx:
         if not await tx.provider_events.first_time("dsn", report.report_id, now):
             return 0
-        email = (
-            await tx.emails.by_message_id(report.original_message_id)
-            if report.original_message_id
-            else None
-        )
+        email: Email | None = None
+        if report.original_message_id:
+            email = await tx.emails.by_message_id(report.original_message_id)
+            if email is None:
+                log.warning("delivery report about mail we did not send; ignored")
+                await tx.commit()
+                return 0
+        suppressed = 0
         for recipient in failed:
+            key = address_key(recipient.address)
+            if email is not None and address_key(email.recipient) != key:
+                continue  # the report names someone the original was not sent to
+            if email is None and not await tx.emails.ever_sent_to(key):
+                continue
             await _bounce(
                 tx,
                 recipient=recipient.address,
@@ -427,12 +468,13 @@ async def handle_delivery_report(report: DeliveryReport, *, uow: UowFactory, clo
                 reason=f"{recipient.status} {recipient.diagnostic}".strip(),
                 at=now,
                 provider_event_id=report.report_id,
-                email=email
-                if email and address_key(email.recipient) == address_key(recipient.address)
-                else None,
+                email=email,
             )
+            suppressed += 1
         await tx.commit()
-    return len(failed)
+    if suppressed < len(failed):
+        log.warning("delivery report names recipients we did not mail; they were ignored")
+    return suppressed
 
 
 async def emails_of(user_id: uuid.UUID, *, uow: UowFactory) -> list[Email]:

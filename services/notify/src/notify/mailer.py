@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Protocol
@@ -48,12 +49,25 @@ class SendError(Exception):
 class TransientSendError(SendError):
     """Worth retrying: the server or provider is down, busy or misconfigured on our side."""
 
+    def __init__(self, message: str, *, retry_after: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        """The provider asked us not to try again sooner (HTTP Retry-After)."""
+
 
 class PermanentSendError(SendError):
     """The recipient or the message is refused for good: retrying repeats the refusal."""
+
+
+class InvalidRecipient(PermanentSendError):
+    """The address cannot be mailed at all: no transport is asked."""
 
 
 class Mailer(Protocol):
     name: str
 
     async def send(self, email: OutgoingEmail) -> SendResult: ...
+
+    async def close(self) -> None:
+        """Release connections (the process is stopping)."""
+        ...

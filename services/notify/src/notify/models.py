@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 SENDING, SENT, DELIVERED, FAILED, SUPPRESSED, BOUNCED = (
@@ -35,7 +35,11 @@ class Email(EmailBase, table=True):
     """One email caused by one event: the pair is unique, so a redelivery finds it again."""
 
     __tablename__ = "emails"
-    __table_args__ = (UniqueConstraint("cause_event_id", "template", name="email_per_cause"),)
+    __table_args__ = (
+        UniqueConstraint("cause_event_id", "template", name="email_per_cause"),
+        # A delivery report without the original Message-ID is matched on the address.
+        Index("ix_emails_recipient_key", text("lower(recipient)")),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     cause_event_id: uuid.UUID

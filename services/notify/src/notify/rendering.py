@@ -10,10 +10,11 @@ from functools import cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from email_validator import EmailNotValidError, validate_email
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from notify.config import Settings
-from notify.mailer import OutgoingEmail
+from notify.mailer import InvalidRecipient, OutgoingEmail
 
 SUBJECTS = {
     "welcome": "Welcome to Portfolio, {display_name}",
@@ -42,9 +43,14 @@ class Rendered:
     html: str
 
 
+def one_line(value: str) -> str:
+    """A header value on one line: a display name with a line break must not add headers."""
+    return " ".join(value.split())
+
+
 def render(template: str, context: dict[str, Any]) -> Rendered:
     env = environment()
-    subject = SUBJECTS[template].format(**context)
+    subject = one_line(SUBJECTS[template].format(**context))
     full = {**context, "subject": subject}
     return Rendered(
         subject=subject,
@@ -74,6 +80,12 @@ def compose(
     settings: Settings,
     context: dict[str, Any],
 ) -> OutgoingEmail:
+    """The email as every transport gets it; raises InvalidRecipient for an unmailable `to`."""
+    try:
+        # The same check as auth's, so an address auth accepted is never refused here.
+        validate_email(to, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidRecipient(f"invalid recipient address: {exc}") from exc
     domain = settings.bounce_address.rsplit("@", 1)[-1]
     headers: dict[str, str] = {}
     unsubscribe: str | None = None

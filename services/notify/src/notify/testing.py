@@ -3,15 +3,26 @@ server to read mail back from and to script failures with, and a SendGrid v3 API
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import ipaddress
 import json
+import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal, Self
 
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from events.infra import wait_for
@@ -45,6 +56,58 @@ class _Script:
     failure: str = "451 4.3.0 Mailbox busy, try again later"
     refused: dict[str, str] = field(default_factory=dict)
     busy_until: dict[str, float] = field(default_factory=dict)
+    data_refusals: list[str] = field(default_factory=list)
+    data_delay_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A self-signed certificate for 127.0.0.1 and localhost; the cert file is its own CA."""
+
+    cert_file: Path
+    key_file: Path
+
+    @classmethod
+    def create(cls, directory: Path | None = None) -> Certificate:
+        folder = directory or Path(tempfile.mkdtemp(prefix="notify-tls-"))
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "notify test relay")])
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .sign(key, hashes.SHA256())
+        )
+        cert_file, key_file = folder / "relay.crt", folder / "relay.key"
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return cls(cert_file, key_file)
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
 
 
 class _Recorder:
@@ -69,6 +132,14 @@ class _Recorder:
         return answer
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        script = self._server.script
+        if script.data_delay_s:
+            await asyncio.sleep(script.data_delay_s)
+        if script.data_refusals:
+            answer = script.data_refusals.pop(0)
+            for address in envelope.rcpt_tos:
+                self._server.answers.append((time.monotonic(), address, answer[:3]))
+            return answer
         message = message_from_bytes(
             envelope.original_content or envelope.content, policy=policy.default
         )
@@ -83,15 +154,63 @@ class SmtpServer:
     """A real SMTP server on loopback that keeps what it receives and fails as scripted.
 
     `fail_next(n)` answers the next n recipients with 451; `busy_for(address, s)` answers 451
-    for one address for a while; `refuse(address)` answers 550 for one address; `stop()` makes
-    connections fail (refused) until `start()` again on the same port.
+    for one address for a while; `refuse(address)` answers 550 for one address; `refuse_data()`
+    refuses the next message after DATA; `stop()` makes connections fail (refused) until
+    `start()` again on the same port. `security` and `credentials` make it a relay that speaks
+    STARTTLS or implicit TLS (with a certificate of its own) and requires a login.
+
+    Use it with `await server.start()` / `await server.stop()` or `async with SmtpServer():`;
+    it serves from the running event loop, so no thread and no fixture is needed.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        security: Literal["none", "starttls", "tls"] = "none",
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         self.messages: list[Received] = []
         self.answers: list[tuple[float, str, str]] = []
         self.script = _Script()
-        self._listener = SmtpListener(_Recorder(self), host, port, hostname="mx.test")
+        self.security = security
+        self.credentials = credentials
+        self.certificate = Certificate.create() if security != "none" else None
+        context = self.certificate.server_context() if self.certificate else None
+        options: dict[str, Any] = {}
+        if security == "starttls":
+            options.update(tls_context=context, require_starttls=True)
+        if credentials is not None:
+            options.update(
+                authenticator=self._authenticate,
+                auth_required=True,
+                # aiosmtpd only counts STARTTLS as TLS; under implicit TLS every byte is.
+                auth_require_tls=security == "starttls",
+            )
+        self._listener = SmtpListener(
+            _Recorder(self),
+            host,
+            port,
+            hostname="mx.test",
+            implicit_tls=context if security == "tls" else None,
+            **options,
+        )
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        if isinstance(data, LoginPassword) and self.credentials is not None:
+            given = (data.login.decode(), data.password.decode())
+            if given == self.credentials:
+                return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
     @property
     def host(self) -> str:
@@ -105,7 +224,7 @@ class SmtpServer:
     def running(self) -> bool:
         return self._listener.running
 
-    async def start(self) -> SmtpServer:
+    async def start(self) -> Self:
         await self._listener.start()
         return self
 
@@ -124,6 +243,14 @@ class SmtpServer:
 
     def refuse(self, address: str, answer: str = "550 5.1.1 No such user here") -> None:
         self.script.refused[address.lower()] = answer
+
+    def refuse_data(self, answer: str = "554 5.7.1 Message rejected as spam") -> None:
+        """Refuse the next message at the end of DATA (content refused, after RCPT was fine)."""
+        self.script.data_refusals.append(answer)
+
+    def slow_down(self, seconds: float) -> None:
+        """Answer each message's DATA only after `seconds` (a relay that hangs)."""
+        self.script.data_delay_s = seconds
 
     def to(self, address: str) -> list[Received]:
         return [m for m in self.messages if address.lower() in (r.lower() for r in m.recipients)]
@@ -145,7 +272,16 @@ class SmtpServer:
         return next(m for m in self.to(address) if where(m))
 
     def settings(self) -> SmtpSettings:
-        return SmtpSettings(host=self.host, port=self.port, security="none", timeout_s=5)
+        """How notify reaches this server: its security, its CA and its login."""
+        return SmtpSettings(
+            host=self.host,
+            port=self.port,
+            security=self.security,
+            cert_bundle=str(self.certificate.cert_file) if self.certificate else None,
+            username=self.credentials[0] if self.credentials else None,
+            password=SecretStr(self.credentials[1]) if self.credentials else None,
+            timeout_s=5,
+        )
 
 
 class FakeSendgrid(LoopbackHttpServer):

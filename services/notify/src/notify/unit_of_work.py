@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Self
 
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,6 +36,15 @@ class Emails:
     async def by_message_id(self, message_id: str) -> Email | None:
         query = select(Email).where(Email.message_id == message_id).with_for_update()
         return (await self.session.exec(query)).first()
+
+    async def ever_sent_to(self, address_key: str) -> bool:
+        """Whether we tried at least once to hand mail for this address to a transport."""
+        query = (
+            select(col(Email.id))
+            .where(func.lower(col(Email.recipient)) == address_key, col(Email.attempts) > 0)
+            .limit(1)
+        )
+        return (await self.session.exec(query)).first() is not None
 
     async def of_user(self, user_id: uuid.UUID, limit: int = 50) -> list[Email]:
         query = (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from email.utils import parseaddr
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -58,13 +59,33 @@ class SendgridMailer:
             return SendResult(self.name, response.headers.get("X-Message-Id"))
         detail = _errors(response)
         if response.status_code == 429:
-            retry_after = response.headers.get("Retry-After", "?")
-            raise TransientSendError(f"SendGrid rate limit (retry after {retry_after}s): {detail}")
+            wait = retry_after(response.headers.get("Retry-After"))
+            shown = f"{int(wait.total_seconds())}s" if wait is not None else "unspecified"
+            raise TransientSendError(
+                f"SendGrid rate limit (retry after {shown}): {detail}", retry_after=wait
+            )
         if response.status_code in (401, 403):
+            # The key is ours: a config mistake must not fail mail for good (retry, then alert).
             raise TransientSendError(f"SendGrid refused our API key ({response.status_code})")
         if response.status_code >= 500:
             raise TransientSendError(f"SendGrid {response.status_code}: {detail}")
         raise PermanentSendError(f"SendGrid {response.status_code}: {detail}")
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> timedelta | None:
+    """Retry-After as delta-seconds or an HTTP-date (RFC 9110 10.2.3); None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(timedelta(0), when - (now or datetime.now(UTC)))
 
 
 def _errors(response: httpx.Response) -> str:

@@ -6,19 +6,32 @@ The worker receives bounces on it; tests use the same class to stand in for a ma
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
 
 class SmtpListener:
+    """`options` go to aiosmtpd's SMTP (tls_context for STARTTLS, authenticator, ...);
+    `implicit_tls` wraps every connection in TLS from the first byte (port 465 style)."""
+
     def __init__(
-        self, handler: Any, host: str = "127.0.0.1", port: int = 0, hostname: str = "notify.local"
+        self,
+        handler: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        hostname: str = "notify.local",
+        *,
+        implicit_tls: ssl.SSLContext | None = None,
+        **options: Any,
     ) -> None:
         self._handler = handler
         self.host = host
         self.port = port
         self._hostname = hostname
+        self._implicit_tls = implicit_tls
+        self._options = options
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -30,9 +43,11 @@ class SmtpListener:
                 ident="notify",
                 decode_data=False,
                 data_size_limit=10 * 1024 * 1024,
+                **self._options,
             ),
             host=self.host,
             port=self.port,
+            ssl=self._implicit_tls,
         )
         # Keep the port across restarts (tests stop a server and bring it back).
         self.port = self._server.sockets[0].getsockname()[1]
