@@ -44,6 +44,9 @@ def init_sentry(
         release=release,
         server_name=service,
         traces_sample_rate=0.0,
+        # Frame locals hold what a handler was working on (a verification token, a password in
+        # a request), and the scrubber cannot see inside their reprs: send stack frames without.
+        include_local_variables=False,
     )
     sentry_sdk.set_tag("service", service)
     return True
