@@ -6,6 +6,7 @@ Migrations run on asyncpg like the service itself, so no second database driver 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,12 @@ def downgrade(migrations_dir: Path, database_url: str, revision: str = "base") -
     command.downgrade(alembic_config(migrations_dir, database_url), revision)
 
 
-def run_env(context: Any, target_metadata: MetaData) -> None:
-    """The body of every service's migrations/env.py."""
+def run_env(context: Any, target_metadata: MetaData | Sequence[MetaData]) -> None:
+    """The body of every service's migrations/env.py.
+
+    Pass the bus's tables too (`events.tables.metadata`) so autogenerate does not propose to
+    drop the outbox and inbox that the first migration created.
+    """
     if context.is_offline_mode():
         context.configure(
             url=context.config.get_main_option("sqlalchemy.url"),

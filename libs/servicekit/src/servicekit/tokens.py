@@ -60,31 +60,46 @@ class JwksVerifier:
         self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
+        # Failed fetches count too: while the JWKS is down, cached keys keep verifying and only
+        # one request per interval pays for another try (not every request, behind the lock).
+        self._attempted_at = float("-inf")
         self._lock = asyncio.Lock()
 
     async def close(self) -> None:
         await self._client.aclose()
 
+    def _due(self, *, force: bool) -> bool:
+        now = self._clock()
+        if now - self._attempted_at < self._min_refresh:
+            return False
+        return force or now - self._fetched_at >= self._ttl
+
     async def _refresh(self, *, force: bool) -> None:
+        if not self._due(force=force):  # the common case: no lock to wait for
+            return
         async with self._lock:
-            age = self._clock() - self._fetched_at
-            if age < self._min_refresh or (not force and age < self._ttl):
+            if not self._due(force=force):  # another request refreshed while we waited
                 return
+            self._attempted_at = self._clock()
             try:
                 response = await self._client.get(self._url)
                 response.raise_for_status()
-                keys = response.json()["keys"]
-            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                keys = _parse_keys(response.json()["keys"])
+                if not keys:
+                    raise ValueError("the key set holds no usable key")
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 if self._keys:  # keep verifying with the keys we have
                     return
                 raise TokenInvalid(f"the signing keys are unavailable: {exc}") from exc
-            self._keys = {k["kid"]: jwt.PyJWK(k, algorithm=ALGORITHM) for k in keys if "kid" in k}
+            self._keys = keys
             self._fetched_at = self._clock()
 
     async def _key(self, kid: str) -> jwt.PyJWK:
         await self._refresh(force=False)
         if kid not in self._keys:
             await self._refresh(force=True)
+        if not self._keys:
+            raise TokenInvalid("the signing keys are unavailable; try again shortly")
         try:
             return self._keys[kid]
         except KeyError:
@@ -114,6 +129,20 @@ class JwksVerifier:
         except (jwt.InvalidTokenError, ValueError) as exc:
             raise TokenInvalid(f"the token is not valid: {exc}") from exc
         return Claims(user_id, payload.get("sid"), int(payload["exp"]), payload)
+
+
+def _parse_keys(keys: Any) -> dict[str, jwt.PyJWK]:
+    """The usable keys of a JWKS; a key of another type (or a malformed one) is skipped, so it
+    cannot stop the Ed25519 keys beside it from verifying."""
+    parsed: dict[str, jwt.PyJWK] = {}
+    for key in keys if isinstance(keys, list) else []:
+        if not isinstance(key, dict) or not isinstance(key.get("kid"), str):
+            continue
+        try:
+            parsed[key["kid"]] = jwt.PyJWK(key, algorithm=ALGORITHM)
+        except (jwt.PyJWKError, ValueError, KeyError, TypeError):
+            continue
+    return parsed
 
 
 def bearer_token(authorization: str | None) -> str:
