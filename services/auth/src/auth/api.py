@@ -78,7 +78,9 @@ def problem(exc: errors.AuthError) -> Problem:
             retry_after=seconds,
         )
     code, slug, detail = _PROBLEMS[type(exc)]
-    message = str(exc) if isinstance(exc, errors.VerificationTokenExpired) and str(exc) else detail
+    # A use case may say more precisely what is wrong (which part of an address, why a link
+    # expired); its messages are written for the user and never carry secrets.
+    message = str(exc) or detail
     headers = _INVALID_TOKEN if code == 401 and slug != "invalid-credentials" else None
     return Problem(code, slug, message, headers=headers)
 

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from auth import handlers, keys
 from auth.config import Settings
+from auth.housekeeping import Housekeeper
 from auth.passwords import PasswordHasher, PasswordPolicy
 from auth.unit_of_work import AuthUnitOfWork
 from events import BusRuntime, Router
@@ -91,9 +92,21 @@ def runtime(container: Container, *, consume: bool, role: str) -> BusRuntime:
     )
 
 
+def housekeeper(container: Container) -> Housekeeper:
+    """The retention pass; it runs where the consumer runs (worker, or `all`), not per api."""
+    prune = functools.partial(
+        handlers.prune_expired,
+        uow=container.uow,
+        clock=container.clock,
+        settings=container.settings,
+    )
+    return Housekeeper(prune, container.settings.prune_interval.total_seconds())
+
+
 def api_app(container: Container, *, consume: bool = False) -> FastAPI:
     from auth.api import include_routes
 
+    chores = [housekeeper(container)] if consume else []
     return service_app(
         title="auth",
         description="Registration, email verification, login, sessions and the JWKS.",
@@ -101,14 +114,18 @@ def api_app(container: Container, *, consume: bool = False) -> FastAPI:
         engine=container.engine,
         include_routes=include_routes,
         state={"container": container},
-        on_stop=[container.close],
+        on_start=[c.start for c in chores],
+        # Stopped in reverse: the chores first, the engine they use last.
+        on_stop=[container.close, *(c.stop for c in chores)],
     )
 
 
 def worker_app(container: Container) -> FastAPI:
+    chores = housekeeper(container)
     return runner.worker_app(
         title="auth",
         runtime=runtime(container, consume=True, role="worker"),
         engine=container.engine,
-        on_stop=[container.close],
+        on_start=[chores.start],
+        on_stop=[container.close, chores.stop],
     )

@@ -19,6 +19,8 @@ class SigningKeyConfig(BaseModel):
 
 
 class Settings(ServiceSettings):
+    """Every knob of the service; durations accept ISO 8601 (`PT15M`) or seconds."""
+
     model_config = SettingsConfigDict(env_prefix="AUTH_", env_nested_delimiter="__", extra="ignore")
 
     http_port: int = 8001
@@ -49,6 +51,17 @@ class Settings(ServiceSettings):
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=50, ge=1)
 
+    audit_retention: timedelta = Field(
+        default=timedelta(days=90), description="How long login attempts are kept."
+    )
+    token_retention: timedelta = Field(
+        default=timedelta(days=7),
+        description="How long expired tokens and ended sessions are kept after they end.",
+    )
+    prune_interval: timedelta = Field(
+        default=timedelta(hours=1), description="How often the worker deletes what has expired."
+    )
+
     @model_validator(mode="after")
     def _keys_outside_dev(self) -> Self:
         if self.environment != "dev" and not self.signing_keys:
@@ -56,4 +69,11 @@ class Settings(ServiceSettings):
                 "AUTH_SIGNING_KEYS is empty: outside dev, tokens must be signed with keys that "
                 "survive a restart (generate one with `python -m auth keygen`)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _audit_outlives_the_throttle(self) -> Self:
+        # The throttle reads the audit: pruning inside its window would forget recent failures.
+        if self.audit_retention < self.login_window:
+            raise ValueError("AUTH_AUDIT_RETENTION must be at least AUTH_LOGIN_WINDOW")
         return self

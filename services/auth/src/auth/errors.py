@@ -1,4 +1,8 @@
-"""What can go wrong in auth's use cases; api.py maps each to problem details."""
+"""What can go wrong in auth's use cases; api.py maps each to problem details.
+
+A message given to an error is shown to the user as the problem's detail: write it for them,
+and never put a secret (or another person's data) in it.
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,17 +11,21 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from auth import errors
+from auth import errors, throttle
 from auth.config import Settings
 from auth.emails import normalise
 from auth.keys import KeyRing
 from auth.models import (
     ACTIVE,
+    BAD_CREDENTIALS,
     DISABLED,
     EMAIL_BOUNCED,
     EMAIL_FAILED,
     EMAIL_SENT,
+    IN_PROGRESS,
     PENDING,
+    SUCCESS,
+    THROTTLED,
     LoginAttempt,
     RefreshToken,
     Session,
@@ -69,16 +74,15 @@ async def register_user(
     clock: Clock,
     settings: Settings,
 ) -> User:
+    """Create a pending account and ask for its email to be verified, in one transaction."""
     email, email_key = normalise(request.email)
-    display_name = request.display_name.strip()
-    if not display_name:
-        raise errors.InvalidDisplayName("Tell us the name to show on your portfolio.")
+    display_name = _display_name(request.display_name)
     policy.check(request.password, email=email, display_name=display_name)
     async with uow() as tx:
         # A cheap check first, so a duplicate does not cost an argon2 hash; the unique index
         # below is what makes concurrent duplicates safe.
         if await tx.users.by_email_key(email_key) is not None:
-            raise errors.EmailTaken(email)
+            raise errors.EmailTaken()
     password_hash = await hasher.hash(request.password)
     now = clock.now()
     async with uow() as tx:
@@ -94,7 +98,7 @@ async def register_user(
         try:
             await tx.session.flush()
         except IntegrityError as exc:
-            raise errors.EmailTaken(email) from exc
+            raise errors.EmailTaken() from exc
         token = _new_verification_token(tx, user, now, settings.verification_ttl)
         await tx.publish(
             new_event(
@@ -108,6 +112,17 @@ async def register_user(
         await tx.commit()
     log.info("user registered", user_id=str(user.id))
     return user
+
+
+def _display_name(raw: str) -> str:
+    """The name as typed, trimmed. Control characters are refused: the name goes into email
+    headers and logs, where a line break could forge a header or a log line."""
+    name = raw.strip()
+    if not name:
+        raise errors.InvalidDisplayName("Tell us the name to show on your portfolio.")
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
+        raise errors.InvalidDisplayName("A display name cannot contain line breaks or tabs.")
+    return name
 
 
 def _new_verification_token(tx: AuthUnitOfWork, user: User, now: datetime, ttl: timedelta) -> str:
@@ -200,45 +215,76 @@ async def resend_verification(
 # --- login, refresh, logout -----------------------------------------------------------------
 
 
-async def _check_throttle(
-    tx: AuthUnitOfWork, email_key: str, client: Client, now: datetime, settings: Settings
-) -> None:
-    since = now - settings.login_window
-    for limit, count_and_oldest in (
-        (
-            settings.login_max_failures_per_account,
-            await tx.attempts.failures_since(since, email_key=email_key),
-        ),
-        (
-            settings.login_max_failures_per_address,
-            await tx.attempts.failures_since(since, address=client.address),
-        ),
-    ):
-        count, oldest = count_and_oldest
-        if count >= limit and oldest is not None:
-            raise errors.Throttled(oldest + settings.login_window - now)
+def _login_key(email: str) -> str:
+    """The throttle's account key: the normalised address, or the raw input lower-cased (a
+    malformed address is throttled like any other, and answered like a wrong password)."""
+    try:
+        return normalise(email)[1]
+    except errors.InvalidEmail:
+        return email.strip().lower()[:320]
 
 
-async def _record_attempt(
-    uow: UowFactory,
-    *,
+async def _begin_attempt(
+    uow: UowFactory, email_key: str, client: Client, now: datetime, settings: Settings
+) -> tuple[LoginAttempt, User | None]:
+    """Decide whether this attempt may run and hold its place in the window (see throttle.py)."""
+    limits = (
+        (throttle.Limit(settings.login_max_failures_per_account, settings.login_window), True),
+        (throttle.Limit(settings.login_max_failures_per_address, settings.login_window), False),
+    )
+    async with uow() as tx:
+        await tx.attempts.lock(email_key, client.address)
+        for limit, per_account in limits:
+            recent = await tx.attempts.recent(
+                now - limit.window,
+                # Only the account's count restarts after a success: one known account must not
+                # reset the counter of an address that is guessing at others.
+                (*throttle.FAILURES, SUCCESS) if per_account else throttle.FAILURES,
+                limit.max_failures,
+                email_key=email_key if per_account else None,
+                address=None if per_account else client.address,
+            )
+            wait = throttle.wait_time(recent, limit, now)
+            if wait is not None:
+                await tx.attempts.add(_attempt(email_key, client, THROTTLED, now))
+                await tx.commit()
+                log.warning(
+                    "login throttled",
+                    per="account" if per_account else "address",
+                    retry_after_s=int(wait.total_seconds()),
+                )
+                raise errors.Throttled(wait)
+        user = await tx.users.by_email_key(email_key)
+        attempt = await tx.attempts.add(
+            _attempt(email_key, client, IN_PROGRESS, now, user.id if user else None)
+        )
+        await tx.commit()
+    return attempt, user
+
+
+def _attempt(
     email_key: str,
     client: Client,
     outcome: str,
     now: datetime,
     user_id: uuid.UUID | None = None,
+) -> LoginAttempt:
+    return LoginAttempt(
+        user_id=user_id,
+        email_key=email_key,
+        client_address=client.address,
+        user_agent=(client.user_agent or "")[:300] or None,
+        outcome=outcome,
+        at=now,
+    )
+
+
+async def _settle_attempt(
+    uow: UowFactory, attempt: LoginAttempt, outcome: str, user_id: uuid.UUID | None
 ) -> None:
+    assert attempt.id is not None  # flushed when it was added
     async with uow() as tx:
-        tx.session.add(
-            LoginAttempt(
-                user_id=user_id,
-                email_key=email_key,
-                client_address=client.address,
-                user_agent=(client.user_agent or "")[:300] or None,
-                outcome=outcome,
-                at=now,
-            )
-        )
+        await tx.attempts.settle(attempt.id, outcome, user_id=user_id)
         await tx.commit()
 
 
@@ -253,20 +299,11 @@ async def login(
     clock: Clock,
     settings: Settings,
 ) -> TokenPair:
-    try:
-        _, email_key = normalise(email)
-    except errors.InvalidEmail:
-        email_key = email.strip().lower()[:320]
+    """Check the password and open a session. Unknown email and wrong password are one answer,
+    in the same time; the account's state is told only to someone who knows its password."""
+    email_key = _login_key(email)
     now = clock.now()
-    async with uow() as tx:
-        try:
-            await _check_throttle(tx, email_key, client, now, settings)
-        except errors.Throttled:
-            await _record_attempt(
-                uow, email_key=email_key, client=client, outcome="throttled", now=now
-            )
-            raise
-        user = await tx.users.by_email_key(email_key)
+    attempt, user = await _begin_attempt(uow, email_key, client, now, settings)
     # The slow part runs outside any transaction; an unknown email costs the same time.
     if user is None:
         await hasher.verify_nobody(password)
@@ -274,26 +311,16 @@ async def login(
     else:
         ok = await hasher.verify(user.password_hash, password)
     if user is None or not ok:
-        await _record_attempt(
-            uow,
-            email_key=email_key,
-            client=client,
-            outcome="bad_credentials",
-            now=now,
-            user_id=user.id if user else None,
-        )
+        await _settle_attempt(uow, attempt, BAD_CREDENTIALS, user.id if user else None)
         raise errors.InvalidCredentials()
-    # Only someone who knows the password learns the account's state.
     if user.status in (PENDING, DISABLED):
-        await _record_attempt(
-            uow, email_key=email_key, client=client, outcome=user.status, now=now, user_id=user.id
-        )
+        await _settle_attempt(uow, attempt, user.status, user.id)
         raise errors.AccountPending() if user.status == PENDING else errors.AccountDisabled()
     rehash = await hasher.hash(password) if hasher.needs_rehash(user.password_hash) else None
     refresh = new_token()
     async with uow() as tx:
         locked = await tx.users.get(user.id, lock=True)
-        assert locked is not None
+        assert locked is not None  # accounts are never deleted
         first_login = locked.first_login_at is None
         if first_login:
             locked.first_login_at = now
@@ -304,25 +331,10 @@ async def login(
         )
         tx.session.add(session)
         await tx.session.flush()  # the session row first: the refresh token references it
-        tx.session.add(
-            RefreshToken(
-                session_id=session.id,
-                token_hash=token_hash(refresh),
-                created_at=now,
-                expires_at=min(now + settings.refresh_token_ttl, session.expires_at),
-            )
-        )
-        tx.session.add(
-            LoginAttempt(
-                user_id=locked.id,
-                email_key=email_key,
-                client_address=client.address,
-                user_agent=(client.user_agent or "")[:300] or None,
-                outcome="success",
-                first_login=first_login,
-                at=now,
-            )
-        )
+        refresh_row = _refresh_token(session, refresh, now, settings)
+        tx.session.add(refresh_row)
+        assert attempt.id is not None
+        await tx.attempts.settle(attempt.id, SUCCESS, user_id=locked.id, first_login=first_login)
         await tx.publish(
             new_event(
                 UserLoggedInV1(
@@ -336,8 +348,18 @@ async def login(
             )
         )
         await tx.commit()
-    log.info("login", user_id=str(user.id), first_login=first_login)
-    return _pair(keys, user.id, session.id, refresh, now, settings)
+    log.info("login", user_id=str(user.id), session_id=str(session.id), first_login=first_login)
+    return _pair(keys, user.id, session.id, refresh, refresh_row.expires_at, now, settings)
+
+
+def _refresh_token(session: Session, token: str, now: datetime, settings: Settings) -> RefreshToken:
+    # A refresh token never outlives its session's absolute lifetime.
+    return RefreshToken(
+        session_id=session.id,
+        token_hash=token_hash(token),
+        created_at=now,
+        expires_at=min(now + settings.refresh_token_ttl, session.expires_at),
+    )
 
 
 def _pair(
@@ -345,6 +367,7 @@ def _pair(
     user_id: uuid.UUID,
     session_id: uuid.UUID,
     refresh: str,
+    refresh_expires_at: datetime,
     now: datetime,
     settings: Settings,
 ) -> TokenPair:
@@ -354,13 +377,15 @@ def _pair(
         ),
         expires_in=int(settings.access_token_ttl.total_seconds()),
         refresh_token=refresh,
-        refresh_expires_in=int(settings.refresh_token_ttl.total_seconds()),
+        refresh_expires_in=int((refresh_expires_at - now).total_seconds()),
     )
 
 
 async def refresh_session(
     refresh_token: str, *, uow: UowFactory, keys: KeyRing, clock: Clock, settings: Settings
 ) -> TokenPair:
+    """Spend a refresh token for a new pair. A token that was already spent means two parties
+    hold it (one of them a thief): the whole session family ends, and both must log in again."""
     now = clock.now()
     successor = new_token()
     async with uow() as tx:
@@ -368,33 +393,32 @@ async def refresh_session(
         if current is None:
             raise errors.RefreshTokenInvalid()
         session = await tx.sessions.get(current.session_id, lock=True)
-        assert session is not None
+        assert session is not None  # the foreign key guarantees it
         if session.revoked_at is not None:
             raise errors.SessionRevoked()
         if current.rotated_at is not None:
-            # Reuse of a rotated token: a copy is in someone else's hands. End the family.
             session.revoked_at = now
             session.revoked_reason = "refresh_reuse"
             await tx.commit()
             log.warning(
-                "refresh token reused; session revoked",
+                "security: refresh token reused; session family revoked",
                 session_id=str(session.id),
                 user_id=str(session.user_id),
+                rotated_at=current.rotated_at.isoformat(),
             )
             raise errors.RefreshTokenReused()
         if current.expires_at <= now or session.expires_at <= now:
             raise errors.RefreshTokenInvalid()
+        user = await tx.users.get(session.user_id)
+        if user is None or user.status != ACTIVE:
+            raise errors.SessionRevoked()
         current.rotated_at = now
-        tx.session.add(
-            RefreshToken(
-                session_id=session.id,
-                token_hash=token_hash(successor),
-                created_at=now,
-                expires_at=min(now + settings.refresh_token_ttl, session.expires_at),
-            )
-        )
+        successor_row = _refresh_token(session, successor, now, settings)
+        tx.session.add(successor_row)
         await tx.commit()
-    return _pair(keys, session.user_id, session.id, successor, now, settings)
+    return _pair(
+        keys, session.user_id, session.id, successor, successor_row.expires_at, now, settings
+    )
 
 
 async def logout(
@@ -500,3 +524,28 @@ async def record_email_outcome(
             return
         await _set_email_status(tx, **_outcome(delivery.data))
         await tx.commit()
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+async def prune_expired(*, uow: UowFactory, clock: Clock, settings: Settings) -> dict[str, int]:
+    """Delete audit rows past their retention and tokens and sessions long ended.
+
+    Idempotent, so replicas may run it side by side; returns the rows deleted per kind.
+    """
+    now = clock.now()
+    ended = now - settings.token_retention
+    async with uow() as tx:
+        deleted = {
+            "login_attempts": await tx.retention.login_attempts_before(
+                now - settings.audit_retention
+            ),
+            "verification_tokens": await tx.retention.verification_tokens_expired_before(ended),
+            "sessions": await tx.retention.sessions_ended_before(ended),
+            "refresh_tokens": await tx.retention.refresh_tokens_expired_before(ended),
+        }
+        await tx.commit()
+    if any(deleted.values()):
+        log.info("expired rows pruned", **deleted)
+    return deleted

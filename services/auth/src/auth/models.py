@@ -11,6 +11,12 @@ from sqlmodel import Field, SQLModel
 
 PENDING, ACTIVE, DISABLED = "pending", "active", "disabled"
 EMAIL_UNKNOWN, EMAIL_SENT, EMAIL_FAILED, EMAIL_BOUNCED = "unknown", "sent", "failed", "bounced"
+# Login attempt outcomes; `in_progress` holds a place (and counts as a failure) while the
+# password is being checked, so concurrent guesses cannot race past the throttle.
+SUCCESS = "success"
+BAD_CREDENTIALS = "bad_credentials"
+THROTTLED = "throttled"
+IN_PROGRESS = "in_progress"
 
 
 def _ts(nullable: bool = False, index: bool = False) -> Column[datetime]:
@@ -93,7 +99,7 @@ class VerificationToken(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)  # SHA-256 hex; the token is never stored
     created_at: datetime = Field(sa_column=_ts())
-    expires_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts(index=True))
     used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     superseded_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
@@ -117,7 +123,7 @@ class Session(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
     created_at: datetime = Field(sa_column=_ts())
-    expires_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts(index=True))
     revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     revoked_reason: str | None = Field(default=None, max_length=32)
 
@@ -129,7 +135,7 @@ class RefreshToken(SQLModel, table=True):
     session_id: uuid.UUID = Field(foreign_key="sessions.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(sa_column=_ts())
-    expires_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts(index=True))
     rotated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
@@ -158,10 +164,13 @@ class TokenPair(SQLModel):
 
 
 class LoginAttempt(SQLModel, table=True):
+    """One login attempt, kept for the audit and read by the throttle; never the password."""
+
     __tablename__ = "login_attempts"
     __table_args__ = (
         Index("login_attempts_by_email", "email_key", "at"),
         Index("login_attempts_by_address", "client_address", "at"),
+        Index("login_attempts_at", "at"),  # retention: the pruner deletes by age
     )
 
     id: int | None = Field(
@@ -171,8 +180,7 @@ class LoginAttempt(SQLModel, table=True):
     email_key: str = Field(max_length=320)
     client_address: str = Field(max_length=64)
     user_agent: str | None = Field(default=None, max_length=300)
-    outcome: str = Field(
-        max_length=32
-    )  # success | bad_credentials | pending | disabled | throttled
+    # success | bad_credentials | pending | disabled | throttled | in_progress
+    outcome: str = Field(max_length=32)
     first_login: bool = False
     at: datetime = Field(sa_column=_ts())

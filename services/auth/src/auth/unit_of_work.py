@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Self
 
-from sqlalchemy import func
+from sqlalchemy import Delete, delete, or_, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -76,22 +77,91 @@ class Sessions:
 
 
 class LoginAttempts:
+    # Namespaces of the two-key advisory locks, so an account and an address never collide.
+    _ACCOUNT_LOCK, _ADDRESS_LOCK = 1, 2
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def failures_since(
-        self, since: datetime, *, email_key: str | None = None, address: str | None = None
-    ) -> tuple[int, datetime | None]:
-        """How many failed logins since `since`, and when the oldest of them happened."""
-        query = select(func.count(), func.min(LoginAttempt.at)).where(
-            LoginAttempt.at >= since, LoginAttempt.outcome == "bad_credentials"
+    async def lock(self, email_key: str, address: str) -> None:
+        """Serialise throttle decisions per account and per address until the transaction ends.
+
+        Every login takes the account lock before the address lock, so two logins never wait on
+        each other in a cycle. A hash collision only serialises two unrelated keys, briefly.
+        """
+        connection = await self.session.connection()  # the unit of work's transaction
+        for namespace, key in ((self._ACCOUNT_LOCK, email_key), (self._ADDRESS_LOCK, address)):
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:key))"),
+                {"namespace": namespace, "key": key},
+            )
+
+    async def recent(
+        self,
+        since: datetime,
+        outcomes: Sequence[str],
+        count: int,
+        *,
+        email_key: str | None = None,
+        address: str | None = None,
+    ) -> list[tuple[str, datetime]]:
+        """The newest `count` attempts since `since` with one of `outcomes`, newest first."""
+        query = (
+            select(LoginAttempt.outcome, LoginAttempt.at)
+            .where(LoginAttempt.at >= since, col(LoginAttempt.outcome).in_(outcomes))
+            .order_by(col(LoginAttempt.at).desc(), col(LoginAttempt.id).desc())
+            .limit(count)
         )
         if email_key is not None:
             query = query.where(LoginAttempt.email_key == email_key)
         if address is not None:
             query = query.where(LoginAttempt.client_address == address)
-        count, oldest = (await self.session.exec(query)).one()
-        return int(count), oldest
+        return [(outcome, at) for outcome, at in (await self.session.exec(query)).all()]
+
+    async def add(self, attempt: LoginAttempt) -> LoginAttempt:
+        self.session.add(attempt)
+        await self.session.flush()  # the id, to settle the attempt later
+        return attempt
+
+    async def settle(
+        self, attempt_id: int, outcome: str, *, user_id: uuid.UUID | None, first_login: bool = False
+    ) -> None:
+        """Record how an attempt that was `in_progress` ended."""
+        await self.session.exec(
+            update(LoginAttempt)
+            .where(col(LoginAttempt.id) == attempt_id)
+            .values(outcome=outcome, user_id=user_id, first_login=first_login)
+        )
+
+
+class Retention:
+    """Deletes what no one needs any more; each method returns how many rows went."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _delete(self, statement: Delete) -> int:
+        result = await self.session.exec(statement)
+        return int(result.rowcount or 0)
+
+    async def login_attempts_before(self, cutoff: datetime) -> int:
+        return await self._delete(delete(LoginAttempt).where(col(LoginAttempt.at) < cutoff))
+
+    async def verification_tokens_expired_before(self, cutoff: datetime) -> int:
+        return await self._delete(
+            delete(VerificationToken).where(col(VerificationToken.expires_at) < cutoff)
+        )
+
+    async def refresh_tokens_expired_before(self, cutoff: datetime) -> int:
+        """Expired tokens are refused by their expiry alone; rotated ones that are still valid
+        stay, because presenting one of those is how a stolen copy is detected."""
+        return await self._delete(delete(RefreshToken).where(col(RefreshToken.expires_at) < cutoff))
+
+    async def sessions_ended_before(self, cutoff: datetime) -> int:
+        ended = or_(col(Session.expires_at) < cutoff, col(Session.revoked_at) < cutoff)
+        gone = select(Session.id).where(ended)
+        await self.session.exec(delete(RefreshToken).where(col(RefreshToken.session_id).in_(gone)))
+        return await self._delete(delete(Session).where(ended))
 
 
 class AuthUnitOfWork(UnitOfWork):
@@ -99,6 +169,7 @@ class AuthUnitOfWork(UnitOfWork):
     tokens: VerificationTokens
     sessions: Sessions
     attempts: LoginAttempts
+    retention: Retention
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -106,4 +177,5 @@ class AuthUnitOfWork(UnitOfWork):
         self.tokens = VerificationTokens(self.session)
         self.sessions = Sessions(self.session)
         self.attempts = LoginAttempts(self.session)
+        self.retention = Retention(self.session)
         return self

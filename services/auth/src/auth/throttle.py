@@ -1,0 +1,48 @@
+"""Failed-login throttling: sliding windows per account and per client address.
+
+The state is the login_attempts table (shared by every replica). A login first takes a
+transaction-scoped advisory lock on its account and address, decides from the recent attempts,
+and records itself as `in_progress` (counted as a failure) before it checks the password. So N
+concurrent guesses cannot all slip under the limit, and a process that dies mid-check errs on
+the side of the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from auth.models import BAD_CREDENTIALS, IN_PROGRESS, SUCCESS
+
+FAILURES = (BAD_CREDENTIALS, IN_PROGRESS)
+"""Outcomes that count against a limit. A right password on a pending account is no guess, and
+a throttled attempt is not counted either, or a patient attacker would keep a victim locked out
+for as long as they keep knocking."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    max_failures: int
+    window: timedelta
+
+
+def wait_time(
+    recent: Sequence[tuple[str, datetime]], limit: Limit, now: datetime
+) -> timedelta | None:
+    """How long until one more attempt is allowed, or None if it is allowed now.
+
+    `recent` are (outcome, at) pairs inside the window, newest first, at least `max_failures` of
+    them when there are that many. The count restarts after a success (the owner got in), so only
+    the failures before the first success in that list count. The window reopens when the
+    `max_failures`-th newest failure leaves it.
+    """
+    failures: list[datetime] = []
+    for outcome, at in recent:
+        if outcome == SUCCESS:
+            break
+        if outcome in FAILURES:
+            failures.append(at)
+    if len(failures) < limit.max_failures:
+        return None
+    return max(timedelta(seconds=1), failures[limit.max_failures - 1] + limit.window - now)
