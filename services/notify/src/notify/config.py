@@ -79,3 +79,15 @@ class Settings(ServiceSettings):
         ):
             raise ValueError("NOTIFY_SENDGRID__API_KEY is required for the sendgrid transport")
         return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> Self:
+        # A send is cut off at half the lease (so two deliveries never send at once); a lease
+        # shorter than that would cut off healthy sends too.
+        timeout = self.smtp.timeout_s if self.transport == "smtp" else self.sendgrid.timeout_s
+        if self.send_lease.total_seconds() / 2 < timeout:
+            raise ValueError(
+                f"NOTIFY_SEND_LEASE ({self.send_lease}) must be at least twice the transport "
+                f"timeout ({timeout}s)"
+            )
+        return self
