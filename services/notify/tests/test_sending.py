@@ -213,6 +213,15 @@ async def test_giving_up_publishes_email_failed_once(
     assert (failed.data.reason, failed.data.recipient) == ("retries_exhausted", "down@example.org")
     assert "connection refused" in failed.data.detail
     assert (await email_rows(container))[0]["status"] == "exhausted"
+    # A replay while the server is still down is in flight again, and says so when it fails.
+    await smtp.stop()
+    with pytest.raises(TransientSendError):
+        await sender(container, "welcome_email")(delivery(event, "notify.welcome_email"))
+    assert (await email_rows(container))[0]["status"] == "sending"
+    await give_up(delivery(event, "notify.welcome_email", attempt=6), error, "retries_exhausted")
+    [again] = await outbox()
+    assert again.data.reason == "retries_exhausted"
+    await smtp.start()
     # The operator replays the parked message once the server is back: it is sent, once.
     replayed = delivery(event, "notify.welcome_email")
     await sender(container, "welcome_email")(replayed)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 
-from events import Delivery, new_event
+from events import Delivery, Event, new_event
 from events.contracts import (
     EmailBouncedV1,
     EmailFailedV1,
@@ -24,13 +24,14 @@ from events.contracts import (
 from events.logs import get_logger
 from notify.config import Settings
 from notify.dsn import DeliveryReport
-from notify.mailer import Mailer, PermanentSendError, TransientSendError
+from notify.mailer import Mailer, PermanentSendError, SendResult, TransientSendError
 from notify.models import (
     BOUNCED,
     DELIVERED,
     EXHAUSTED,
     FAILED,
     FINAL,
+    SENDING,
     SENT,
     SUPPRESSED,
     Email,
@@ -111,30 +112,69 @@ async def send_email(
 ) -> None:
     """Send the email `delivery` asks for, once.
 
-    Three short transactions around the send: claim (with a lease, so a concurrent duplicate
+    Two short transactions around the send: take the email's lease (so a concurrent duplicate
     backs off), then record the outcome with the inbox row and the outcome's event. A crash
-    between the send and the record leaves the email `sending` with an expired lease: the
+    between the send and the record leaves the email `sending` with a lease that expires: the
     redelivery sends it again, with the same Message-ID (the at-least-once window).
     """
-    event = delivery.event
     outbound = composer(delivery.data, settings)
     if outbound is None:
         async with uow() as tx:
             if await tx.claim(delivery):
                 await tx.commit()
         return
-    now = clock.now()
-    domain = settings.bounce_address.rsplit("@", 1)[-1]
+    attempt = await _take_lease(delivery, outbound, uow=uow, settings=settings, clock=clock)
+    if attempt is None:
+        return
+    cause, template = delivery.event.id, outbound.template
+    try:
+        message = compose(
+            template,
+            to=outbound.recipient,
+            cause_event_id=cause,
+            settings=settings,
+            context=outbound.context,
+        )
+        # Cut the send off well inside the lease, so a redelivery that finds the lease expired
+        # can never overlap a send still in progress.
+        async with asyncio.timeout(settings.send_lease.total_seconds() / 2):
+            result = await mailer.send(message)
+    except TimeoutError as exc:
+        await _release(cause, template, "send timed out", None, uow=uow, clock=clock)
+        raise TransientSendError("the send did not finish within half the lease") from exc
+    except PermanentSendError as exc:
+        await _record_failure(delivery, template, "permanent", str(exc), uow=uow, clock=clock)
+        log.warning("email refused for good", template=template, error=str(exc)[:300])
+        return
+    except TransientSendError as exc:
+        await _release(cause, template, str(exc), exc.retry_after, uow=uow, clock=clock)
+        raise
+    await _record_sent(delivery, template, result, uow=uow, clock=clock)
+    log.info("email sent", template=template, attempt=attempt)
+
+
+async def _take_lease(
+    delivery: Delivery[Any],
+    outbound: Outbound,
+    *,
+    uow: UowFactory,
+    settings: Settings,
+    clock: Clock,
+) -> int | None:
+    """Own the email for `send_lease` and return its attempt number; None when there is nothing
+    to send (already final, or the address is suppressed: that outcome is recorded here)."""
+    event, now = delivery.event, clock.now()
     async with uow() as tx:
         email = await tx.emails.for_cause(event.id, outbound.template)
         if email is not None and email.status in FINAL:
             if await tx.claim(delivery):
                 await tx.commit()
-            return
+            return None
         if email is not None and email.lease_until is not None and email.lease_until > now:
             why = email.last_error or "being sent by another delivery"
             raise EmailInProgress(f"email {email.id} leased until {email.lease_until}: {why}")
         if email is None:
+            domain = settings.bounce_address.rsplit("@", 1)[-1]
             email = Email(
                 cause_event_id=event.id,
                 template=outbound.template,
@@ -154,7 +194,8 @@ async def send_email(
             await tx.publish(_failed(email, "suppressed", f"address {suppression.reason}", now))
             await tx.commit()
             log.info("email suppressed", template=outbound.template, email_id=str(email.id))
-            return
+            return None
+        email.status = SENDING  # an `exhausted` email being replayed is in flight again
         email.attempts += 1
         email.lease_until = now + settings.send_lease
         email.updated_at = now
@@ -162,36 +203,17 @@ async def send_email(
             await tx.commit()
         except IntegrityError as exc:  # a concurrent duplicate created it first
             raise EmailInProgress("email created concurrently") from exc
-        email_id, attempt = email.id, email.attempts
+        return email.attempts
 
-    try:
-        message = compose(
-            outbound.template,
-            to=outbound.recipient,
-            cause_event_id=event.id,
-            settings=settings,
-            context=outbound.context,
-        )
-        # Cut the send off well inside the lease, so a redelivery that finds the lease expired
-        # can never overlap a send still in progress.
-        async with asyncio.timeout(settings.send_lease.total_seconds() / 2):
-            result = await mailer.send(message)
-    except TimeoutError as exc:
-        await _release(event.id, outbound.template, "send timed out", None, uow=uow, clock=clock)
-        raise TransientSendError("the send did not finish within half the lease") from exc
-    except PermanentSendError as exc:
-        await _record_failure(
-            delivery, outbound.template, "permanent", str(exc), uow=uow, clock=clock
-        )
-        log.warning("email refused for good", email_id=str(email_id), error=str(exc)[:300])
-        return
-    except TransientSendError as exc:
-        await _release(event.id, outbound.template, str(exc), exc.retry_after, uow=uow, clock=clock)
-        raise
+
+async def _record_sent(
+    delivery: Delivery[Any], template: str, result: SendResult, *, uow: UowFactory, clock: Clock
+) -> None:
+    """The transport took the email: mark it sent, close the inbox, say so."""
     sent_at = clock.now()
     async with uow() as tx:
-        email = await tx.emails.for_cause(event.id, outbound.template)
-        assert email is not None
+        email = await tx.emails.for_cause(delivery.event.id, template)
+        assert email is not None, "the lease step created it"
         email.status = SENT
         email.sent_at = sent_at
         email.updated_at = sent_at
@@ -216,7 +238,6 @@ async def send_email(
             )
         )
         await tx.commit()
-    log.info("email sent", template=outbound.template, email_id=str(email_id), attempt=attempt)
 
 
 async def _release(
@@ -241,7 +262,7 @@ async def _release(
         await tx.commit()
 
 
-def _failed(email: Email, reason: FailReason, detail: str, at: datetime) -> Any:
+def _failed(email: Email, reason: FailReason, detail: str, at: datetime) -> Event[EmailFailedV1]:
     return new_event(
         EmailFailedV1(
             email_id=email.id,
@@ -267,15 +288,20 @@ async def _record_failure(
     clock: Clock,
     recipient: str | None = None,
     user_id: uuid.UUID | None = None,
-    domain: str = "portfolio.example",
+    domain: str | None = None,
 ) -> None:
+    """Record a failed email and publish email.failed.v1, once per failure.
+
+    `recipient`, `user_id` and `domain` create the email when no send was ever tried (the bus
+    gave up before the first lease).
+    """
     now = clock.now()
     async with uow() as tx:
         email = await tx.emails.for_cause(delivery.event.id, template)
         if email is not None and email.status in FINAL:
             return
         if email is None:
-            if recipient is None:
+            if recipient is None or domain is None:
                 return
             email = Email(
                 cause_event_id=delivery.event.id,
@@ -289,7 +315,7 @@ async def _record_failure(
             tx.session.add(email)
         if reason == "retries_exhausted":
             if email.status == EXHAUSTED:
-                return  # said once already (a replay that failed again says nothing new)
+                return  # said already, and nothing was tried since
             # Not final and not in the inbox: a replay of the parked message must send it.
             email.status = EXHAUSTED
         else:
