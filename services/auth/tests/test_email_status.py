@@ -17,7 +17,7 @@ from events.connection import connect
 from events.contracts import EmailBouncedV1, EmailFailedV1, EmailSentV1
 from events.infra import wait_for
 from events.settings import BusSettings
-from events.testing import delivery, example_event
+from events.testing import InMemoryBus, delivery, example_event
 
 
 async def me(client: httpx.AsyncClient, email: str) -> dict[str, object]:
@@ -112,3 +112,27 @@ def test_the_router_covers_every_subscription_the_catalog_gives_auth(
 ) -> None:
     assert bootstrap.router(container).missing() == []
     assert isinstance(bootstrap.runtime(container, consume=True, role="worker"), BusRuntime)
+
+
+async def test_the_router_binds_every_outcome_through_the_in_memory_bus(
+    client: httpx.AsyncClient, container: Container, outbox: Outbox
+) -> None:
+    user_id, email = await active_user(client, outbox)
+    bus = InMemoryBus()
+    bus.include(bootstrap.router(container))
+    suppressed = example_event(
+        EmailFailedV1,
+        user_id=uuid.UUID(user_id),
+        recipient=email,
+        reason="suppressed",
+        detail="the address bounced before",
+    )
+    stranger = example_event(EmailBouncedV1, recipient="stranger@example.org", kind="bounce")
+    await bus.publish(suppressed)
+    await bus.publish(stranger)
+    await bus.publish_raw("email.bounced.v1", b'{"type": "email.bounced.v1", "data": {}}')
+    await bus.drain()
+    assert [e.id for e in bus.handled["auth.email_status"]] == [suppressed.id, stranger.id]
+    assert len(bus.dead_letters) == 1, "a body that breaks the contract is parked, not handled"
+    status = await me(client, email)
+    assert (status["email_status"], status["email_deliverable"]) == ("bounced", False)

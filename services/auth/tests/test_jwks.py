@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -98,3 +100,102 @@ def test_outside_dev_the_service_refuses_to_start_without_keys(database: str) ->
         Settings(environment="prod", database_url=database)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unique"):
         keys.KeyRing([keys.generate("a"), keys.generate("a")], issuer="i", audience="a")
+
+
+class Switchable(httpx.AsyncBaseTransport):
+    """auth's app behind a switch, counting the requests that reach for it."""
+
+    def __init__(self, app: Any) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+        self.up = True
+        self.requests = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if not self.up:
+            raise httpx.ConnectError("auth is down", request=request)
+        return await self._inner.handle_async_request(request)
+
+
+async def test_while_the_jwks_is_down_cached_keys_verify_and_retries_are_spaced(
+    container: Container, client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    _, email = await active_user(client, outbox)
+    token = (await login(client, email)).json()["access_token"]
+    auth = Switchable(bootstrap.api_app(container))
+    now = [0.0]
+    verifier = JwksVerifier(
+        "http://auth/.well-known/jwks.json",
+        issuer="portfolio-auth",
+        audience="portfolio",
+        client=httpx.AsyncClient(transport=auth),
+        cache_ttl_s=300,
+        min_refresh_interval_s=5,
+        clock=lambda: now[0],
+    )
+    await verifier.verify(token)
+    assert auth.requests == 1
+
+    auth.up = False
+    now[0] = 400.0  # the cache is stale: one request tries to refresh, and fails
+    await asyncio.gather(*(verifier.verify(token) for _ in range(10)))
+    assert auth.requests == 2, "one attempt for ten requests"
+    now[0] = 402.0
+    await verifier.verify(token)
+    assert auth.requests == 2, "no second attempt within the refresh interval"
+    now[0] = 406.0
+    await verifier.verify(token)
+    assert auth.requests == 3
+
+    auth.up = True
+    now[0] = 412.0
+    await verifier.verify(token)
+    assert auth.requests == 4
+    now[0] = 500.0
+    await verifier.verify(token)
+    assert auth.requests == 4, "fresh again: served from the cache"
+    await verifier.close()
+
+
+async def test_a_verifier_that_never_reached_the_jwks_says_so(container: Container) -> None:
+    auth = Switchable(bootstrap.api_app(container))
+    auth.up = False
+    verifier = JwksVerifier(
+        "http://auth/.well-known/jwks.json",
+        issuer="portfolio-auth",
+        audience="portfolio",
+        client=httpx.AsyncClient(transport=auth),
+    )
+    token = container.keys.issue(
+        user_id=uuid.uuid4(),
+        session_id=uuid.uuid4(),
+        now=container.clock.now(),
+        ttl=container.settings.access_token_ttl,
+    )
+    for _ in range(3):
+        with pytest.raises(TokenInvalid, match="unavailable"):
+            await verifier.verify(token)
+    assert auth.requests == 1, "retries are spaced even before the first success"
+    await verifier.close()
+
+
+async def test_me_answers_a_clear_401_for_a_token_of_another_issuer_or_audience(
+    container: Container, client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    user_id, email = await active_user(client, outbox)
+    pair = (await login(client, email)).json()
+    claims = container.keys.decode(pair["access_token"], now=container.clock.now())
+    for name, value in (("iss", "someone-else"), ("aud", "another-platform")):
+        foreign = keys.KeyRing(
+            [container.keys.active],
+            issuer=value if name == "iss" else container.keys.issuer,
+            audience=value if name == "aud" else container.keys.audience,
+        ).issue(
+            user_id=uuid.UUID(user_id),
+            session_id=uuid.UUID(claims["sid"]),
+            now=container.clock.now(),
+            ttl=container.settings.access_token_ttl,
+        )
+        refused = await client.get("/auth/me", headers={"Authorization": f"Bearer {foreign}"})
+        assert refused.status_code == 401, name
+        assert refused.json()["type"].endswith("invalid-token")

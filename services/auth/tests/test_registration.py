@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from datetime import timedelta
 
 import httpx
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from auth.bootstrap import Container
-from auth.testing import PASSWORD, Outbox, register
+from auth.testing import PASSWORD, Outbox, active_user, login, register
 from servicekit.clock import FrozenClock
 
 PROBLEM = "https://portfolio.example/problems/"
@@ -88,6 +89,11 @@ async def test_a_hundred_concurrent_registrations_of_one_email_make_one_account(
             "password-is-identity",
         ),
         ({"display_name": "   "}, 422, "invalid-display-name"),
+        ({"display_name": "Ada\r\nBcc: everyone@example.org"}, 422, "invalid-display-name"),
+        ({"password": "Someone2024!"}, 422, "password-is-identity"),
+        ({"password": "aaaaaaaaaaaa"}, 422, "password-too-simple"),
+        ({"password": "x" * 2000}, 422, "validation"),
+        ({"email": "a" * 400 + "@example.org"}, 422, "validation"),
         ({"display_name": None}, 422, "validation"),
     ],
 )
@@ -184,4 +190,35 @@ async def test_a_resend_never_reveals_whether_an_account_exists(
     nobody = await client.post("/auth/verify/resend", json={"email": "nobody@example.org"})
     assert nobody.status_code == 202
     assert nobody.json() == {"status": "accepted"}
+    assert await outbox.drain() == []
+
+
+async def test_an_invalid_address_is_explained(client: httpx.AsyncClient) -> None:
+    response = await register(client, "ada@example")
+    assert response.status_code == 422
+    assert response.json()["type"] == PROBLEM + "invalid-email"
+    assert "period" in response.json()["detail"]  # email-validator says what is wrong with it
+
+
+async def test_a_password_is_the_same_however_its_accents_were_typed(
+    client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    composed = unicodedata.normalize("NFC", "crème brûlée à la façon")
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+    email = "chef@example.org"
+    assert (await register(client, email, password=composed)).status_code == 201
+    token = await outbox.token_for(email)
+    assert (await client.post("/auth/verify", json={"token": token})).status_code == 200
+    assert (await login(client, email, decomposed)).status_code == 200
+
+
+async def test_a_verified_account_gets_no_new_link(
+    client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    """Same 202 as for anyone else, but nothing is sent: the link would be useless."""
+    _, email = await active_user(client, outbox)
+    await outbox.drain()
+    response = await client.post("/auth/verify/resend", json={"email": email})
+    assert response.status_code == 202
     assert await outbox.drain() == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -11,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from auth.bootstrap import Container
+from auth.passwords import PasswordHasher
 from auth.testing import PASSWORD, Outbox, active_user, login, register
 from servicekit.clock import FrozenClock
 
@@ -198,8 +201,6 @@ async def test_a_login_upgrades_an_outdated_hash(
     client: httpx.AsyncClient, container: Container, outbox: Outbox
 ) -> None:
     user_id, email = await active_user(client, outbox)
-    from auth.passwords import PasswordHasher
-
     container.hasher = PasswordHasher(time_cost=2, memory_cost_kib=8192, parallelism=1)
     assert (await login(client, email)).status_code == 200
     async with container.engine.connect() as conn:
@@ -209,3 +210,81 @@ async def test_a_login_upgrades_an_outdated_hash(
             )
         ).scalar_one()
     assert ",t=2," in stored
+
+
+async def test_the_event_loop_stays_responsive_while_passwords_hash(container: Container) -> None:
+    """Production cost (64 MiB, t=3): a hash on the loop would stall it for its whole duration."""
+    hasher = PasswordHasher(concurrency=2)
+    started = time.perf_counter()
+    await hasher.hash(PASSWORD)
+    one_hash = time.perf_counter() - started
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def probe() -> None:
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lags.append(time.perf_counter() - before - 0.005)
+
+    probing = asyncio.create_task(probe())
+    started = time.perf_counter()
+    await asyncio.gather(*(hasher.hash(f"{PASSWORD} {n}") for n in range(8)))
+    elapsed = time.perf_counter() - started
+    done.set()
+    await probing
+    hasher.close()
+    assert elapsed > 2 * one_hash, "the load lasted several hashes"
+    assert max(lags) < max(0.05, one_hash / 2), (max(lags), one_hash)
+
+
+async def test_a_disabled_account_cannot_refresh(
+    client: httpx.AsyncClient, container: Container, outbox: Outbox
+) -> None:
+    user_id, email = await active_user(client, outbox)
+    pair = (await login(client, email)).json()
+    async with container.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE users SET status = 'disabled' WHERE id = :id"), {"id": user_id}
+        )
+    refused = await client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert refused.status_code == 401
+    assert refused.json()["type"] == PROBLEM + "session-ended"
+    bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+    assert (await client.get("/auth/me", headers=bearer)).status_code == 401
+    again = await login(client, email)
+    assert again.status_code == 403
+    assert again.json()["type"] == PROBLEM + "account-disabled"
+
+
+async def test_no_refresh_token_outlives_its_session(
+    client: httpx.AsyncClient, container: Container, outbox: Outbox, clock: FrozenClock
+) -> None:
+    container.settings.session_max_age = timedelta(days=1)
+    _, email = await active_user(client, outbox)
+    pair = (await login(client, email)).json()
+    assert pair["refresh_expires_in"] == 24 * 3600
+    clock.advance(timedelta(hours=18))
+    later = await client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert later.json()["refresh_expires_in"] == 6 * 3600
+    clock.advance(timedelta(hours=6))
+    ended = await client.post(
+        "/auth/refresh", json={"refresh_token": later.json()["refresh_token"]}
+    )
+    assert ended.status_code == 401
+    assert ended.json()["type"] == PROBLEM + "invalid-refresh-token"
+
+
+async def test_concurrent_refreshes_of_one_token_let_one_through_and_end_the_family(
+    client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    """Strict rotation: two parties presenting the same token at once is what theft looks like."""
+    _, email = await active_user(client, outbox)
+    token = (await login(client, email)).json()["refresh_token"]
+    answers = await asyncio.gather(
+        *(client.post("/auth/refresh", json={"refresh_token": token}) for _ in range(5))
+    )
+    assert sorted(a.status_code for a in answers) == [200, 401, 401, 401, 401]
+    winner = next(a for a in answers if a.status_code == 200).json()
+    after = await client.post("/auth/refresh", json={"refresh_token": winner["refresh_token"]})
+    assert after.json()["type"] == PROBLEM + "session-ended"

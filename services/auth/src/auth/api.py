@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -69,7 +70,7 @@ def problem(exc: errors.AuthError) -> Problem:
     if isinstance(exc, errors.WeakPassword):
         return Problem(422, exc.code, str(exc), title="Choose another password")
     if isinstance(exc, errors.Throttled):
-        seconds = max(1, int(exc.retry_after.total_seconds()) + 1)
+        seconds = max(1, math.ceil(exc.retry_after.total_seconds()))
         return Problem(
             429,
             "too-many-attempts",

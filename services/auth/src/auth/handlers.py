@@ -542,8 +542,11 @@ async def prune_expired(*, uow: UowFactory, clock: Clock, settings: Settings) ->
                 now - settings.audit_retention
             ),
             "verification_tokens": await tx.retention.verification_tokens_expired_before(ended),
+            "refresh_tokens": (
+                await tx.retention.refresh_tokens_of_sessions_ended_before(ended)
+                + await tx.retention.refresh_tokens_expired_before(ended)
+            ),
             "sessions": await tx.retention.sessions_ended_before(ended),
-            "refresh_tokens": await tx.retention.refresh_tokens_expired_before(ended),
         }
         await tx.commit()
     if any(deleted.values()):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Self
 
-from sqlalchemy import Delete, delete, or_, text, update
+from sqlalchemy import ColumnElement, Delete, delete, or_, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -105,10 +105,10 @@ class LoginAttempts:
         email_key: str | None = None,
         address: str | None = None,
     ) -> list[tuple[str, datetime]]:
-        """The newest `count` attempts since `since` with one of `outcomes`, newest first."""
+        """The newest `count` attempts after `since` with one of `outcomes`, newest first."""
         query = (
             select(LoginAttempt.outcome, LoginAttempt.at)
-            .where(LoginAttempt.at >= since, col(LoginAttempt.outcome).in_(outcomes))
+            .where(LoginAttempt.at > since, col(LoginAttempt.outcome).in_(outcomes))
             .order_by(col(LoginAttempt.at).desc(), col(LoginAttempt.id).desc())
             .limit(count)
         )
@@ -157,11 +157,20 @@ class Retention:
         stay, because presenting one of those is how a stolen copy is detected."""
         return await self._delete(delete(RefreshToken).where(col(RefreshToken.expires_at) < cutoff))
 
+    async def refresh_tokens_of_sessions_ended_before(self, cutoff: datetime) -> int:
+        """Runs before `sessions_ended_before`: the tokens reference their session."""
+        return await self._delete(
+            delete(RefreshToken).where(
+                col(RefreshToken.session_id).in_(select(Session.id).where(_ended(cutoff)))
+            )
+        )
+
     async def sessions_ended_before(self, cutoff: datetime) -> int:
-        ended = or_(col(Session.expires_at) < cutoff, col(Session.revoked_at) < cutoff)
-        gone = select(Session.id).where(ended)
-        await self.session.exec(delete(RefreshToken).where(col(RefreshToken.session_id).in_(gone)))
-        return await self._delete(delete(Session).where(ended))
+        return await self._delete(delete(Session).where(_ended(cutoff)))
+
+
+def _ended(cutoff: datetime) -> ColumnElement[bool]:
+    return or_(col(Session.expires_at) < cutoff, col(Session.revoked_at) < cutoff)
 
 
 class AuthUnitOfWork(UnitOfWork):

@@ -1,0 +1,92 @@
+"""The retention pass: what has ended long enough ago goes; what may still be needed stays."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import text
+
+from auth import bootstrap, handlers
+from auth.bootstrap import Container
+from auth.housekeeping import Housekeeper
+from auth.testing import Outbox, active_user, login, register
+from events.infra import wait_for
+from servicekit.clock import FrozenClock
+
+
+async def count(container: Container, table: str) -> int:
+    async with container.engine.connect() as conn:
+        return int((await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
+
+
+async def prune(container: Container) -> dict[str, int]:
+    return await handlers.prune_expired(
+        uow=container.uow, clock=container.clock, settings=container.settings
+    )
+
+
+async def test_nothing_recent_is_pruned(
+    client: httpx.AsyncClient, container: Container, outbox: Outbox
+) -> None:
+    _, email = await active_user(client, outbox)
+    await login(client, email)
+    await login(client, email, "wrong password")
+    assert await prune(container) == {
+        "login_attempts": 0,
+        "verification_tokens": 0,
+        "sessions": 0,
+        "refresh_tokens": 0,
+    }
+
+
+async def test_ended_sessions_spent_tokens_and_old_audit_rows_are_pruned(
+    client: httpx.AsyncClient, container: Container, outbox: Outbox, clock: FrozenClock
+) -> None:
+    settings = container.settings
+    _, email = await active_user(client, outbox)
+    ended = (await login(client, email)).json()
+    await client.post("/auth/logout", json={"refresh_token": ended["refresh_token"]})
+    await register(client, "never-verified@example.org")
+
+    # Links are kept for the retention period after they expire, sessions after they end.
+    clock.advance(settings.verification_ttl + settings.token_retention + timedelta(minutes=1))
+    alive = (await login(client, email)).json()  # a session that is still in use
+    deleted = await prune(container)
+    # The logged-out session (and its token) and both links (one used, one not) have gone.
+    assert deleted["sessions"] == 1
+    assert deleted["refresh_tokens"] == 1
+    assert deleted["verification_tokens"] == 2
+    assert deleted["login_attempts"] == 0, "the audit is kept longer than tokens"
+    refreshed = await client.post("/auth/refresh", json={"refresh_token": alive["refresh_token"]})
+    assert refreshed.status_code == 200
+
+    clock.advance(settings.audit_retention + timedelta(minutes=1))
+    deleted = await prune(container)
+    assert deleted["login_attempts"] == 2
+    assert await count(container, "login_attempts") == 0
+    assert await count(container, "users") == 2, "accounts are never pruned"
+
+
+async def test_the_worker_prunes_periodically_and_survives_a_failed_pass(
+    container: Container, clock: FrozenClock
+) -> None:
+    passes: list[str] = []
+
+    async def flaky() -> None:
+        passes.append("run")
+        if len(passes) == 1:
+            raise ConnectionError("database restarting")
+
+    keeper = Housekeeper(flaky, interval_s=0.01)
+    await keeper.start()
+    await wait_for(lambda: len(passes) >= 3, timeout=5, message="three passes")
+    await keeper.stop()
+    settled = len(passes)
+    await asyncio.sleep(0.05)
+    assert len(passes) == settled, "no pass after stop"
+
+    real = bootstrap.housekeeper(container)
+    await real.start()
+    await real.stop()
