@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -99,6 +100,26 @@ async def test_an_event_delivered_twice_sends_one_email(
     await send(delivery(event, "notify.welcome_email"))
     await send(delivery(event, "notify.welcome_email", attempt=2))
     assert len(smtp.to("twice@example.org")) == 1
+    assert [e.type for e in await outbox()] == ["email.sent.v1"]
+
+
+async def test_two_copies_delivered_at_once_send_one_email(
+    container: Container, smtp: SmtpServer, outbox: Any
+) -> None:
+    event = example_event(UserRegisteredV1, email="race@example.org")
+    send = sender(container, "welcome_email")
+    smtp.slow_down(0.3)  # the first send is still in flight when the second copy arrives
+    results = await asyncio.gather(
+        send(delivery(event, "notify.welcome_email")),
+        send(delivery(event, "notify.welcome_email")),
+        return_exceptions=True,
+    )
+    backed_off = [r for r in results if isinstance(r, handlers.EmailInProgress)]
+    assert len(backed_off) == 1 and results.count(None) == 1, results
+    assert len(smtp.to("race@example.org")) == 1
+    # The copy that backed off comes back through the retry path and only acks.
+    await send(delivery(event, "notify.welcome_email", attempt=2))
+    assert len(smtp.to("race@example.org")) == 1
     assert [e.type for e in await outbox()] == ["email.sent.v1"]
 
 

@@ -185,6 +185,12 @@ async def _take_lease(
                 updated_at=now,
             )
             tx.session.add(email)
+            try:
+                # Flushed here, where a concurrent copy's row makes it fail (the unique key
+                # waits for that copy's commit), rather than by whichever query comes next.
+                await tx.session.flush()
+            except IntegrityError as exc:
+                raise EmailInProgress("email created concurrently by another delivery") from exc
         suppression = await tx.suppressions.get(address_key(outbound.recipient))
         if suppression is not None:
             email.status = SUPPRESSED
@@ -199,10 +205,7 @@ async def _take_lease(
         email.attempts += 1
         email.lease_until = now + settings.send_lease
         email.updated_at = now
-        try:
-            await tx.commit()
-        except IntegrityError as exc:  # a concurrent duplicate created it first
-            raise EmailInProgress("email created concurrently") from exc
+        await tx.commit()
         return email.attempts
 
 
