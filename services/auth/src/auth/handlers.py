@@ -321,6 +321,11 @@ async def login(
     async with uow() as tx:
         locked = await tx.users.get(user.id, lock=True)
         assert locked is not None  # accounts are never deleted
+        assert attempt.id is not None
+        if locked.status != ACTIVE:  # disabled while the password was being checked
+            await tx.attempts.settle(attempt.id, locked.status, user_id=locked.id)
+            await tx.commit()
+            raise errors.AccountDisabled()
         first_login = locked.first_login_at is None
         if first_login:
             locked.first_login_at = now
@@ -333,7 +338,6 @@ async def login(
         await tx.session.flush()  # the session row first: the refresh token references it
         refresh_row = _refresh_token(session, refresh, now, settings)
         tx.session.add(refresh_row)
-        assert attempt.id is not None
         await tx.attempts.settle(attempt.id, SUCCESS, user_id=locked.id, first_login=first_login)
         await tx.publish(
             new_event(
