@@ -20,7 +20,7 @@ infra:
 
 # Run the whole platform locally (every service's api and worker, an SMTP catcher).
 up *args:
-    uv run python -m tests.e2e.harness.platform {{args}}
+    uv run python -m devkit.up {{args}}
 
 # Alias of `up`.
 dev *args:

@@ -36,7 +36,8 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events import UnitOfWork, create_bus_tables, infra
+from devkit import servers as infra
+from events import UnitOfWork, create_bus_tables
 from events.catalog import CATALOG, Subscription
 from events.connection import connect
 from events.consumer import Consumer
@@ -174,10 +175,10 @@ async def bench_latency(
         event = example_event(UserRegisteredV1)
         got_one.clear()
         async with UnitOfWork(sessions) as uow:
-            await (await uow.session.connection()).execute(
+            await (await uow.db.connection()).execute(
                 text("INSERT INTO bench_state (id) VALUES (:id)"), {"id": event.id}
             )
-            await uow.publish(event)
+            await uow.publish_event(event)
             await uow.commit()
         committed = time.perf_counter()
         await asyncio.wait_for(got_one.wait(), 10)
@@ -252,7 +253,7 @@ async def bench_consume(
         async with UnitOfWork(sessions) as uow:
             if not await uow.claim(delivery):
                 return
-            await (await uow.session.connection()).execute(
+            await (await uow.db.connection()).execute(
                 text("INSERT INTO bench_state (id) VALUES (:id)"), {"id": delivery.event.id}
             )
             await uow.commit()

@@ -19,12 +19,15 @@ SERVICES = ("auth", "portfolio", "media", "notify", "search")
 SHARED_FILES = (
     "__main__.py",
     "config.py",
+    "container.py",
+    "deps.py",
+    "api.py",
     "bootstrap.py",
     "models.py",
-    "handlers.py",
-    "api.py",
-    "testing.py",
+    "handlers",
     "adapters",
+    "migrations",
+    "testing.py",
 )
 
 
@@ -110,7 +113,7 @@ def test_every_service_has_the_same_shape(service: str) -> None:
     missing = [name for name in SHARED_FILES if not (package / name).exists()]
     missing += [
         name
-        for name in ("Dockerfile", "migrations", "tests", "pyproject.toml")
+        for name in ("Dockerfile", "tests", "pyproject.toml")
         if not (base / name).exists()
     ]
     assert missing == [], f"services/{service} lacks {missing}"

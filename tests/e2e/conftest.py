@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
+from devkit import providers
+from devkit.platform import Platform
 from events.connection import connect
 from events.settings import BusSettings
 from events.testing import EventTap
-from tests.e2e.harness import providers
-from tests.e2e.harness.platform import Platform
 
 _platform: Platform | None = None
 

@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 
+from devkit.platform import Platform
 from tests.e2e.harness.flows import new_email, query, register
-from tests.e2e.harness.platform import Platform
 
 
 async def test_a_hundred_distinct_registrations_all_get_their_emails(

@@ -10,15 +10,14 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from devkit.platform import Platform
 from events import failures
 from events.connection import connect
 from events.dlq import DeadLetterQueues
-from events.infra import wait_for
 from events.retry import EMAIL
 from events.settings import BusSettings
-from events.testing import EventTap
+from events.testing import EventTap, wait_for
 from tests.e2e.harness.flows import new_email, register
-from tests.e2e.harness.platform import Platform
 
 
 def retries(platform: Platform, event_id: str, queue: str) -> list[dict[str, Any]]:
@@ -67,7 +66,6 @@ async def test_a_server_down_past_the_last_retry_parks_alerts_and_replays_once(
     platform: Platform, auth: httpx.AsyncClient, tap: EventTap
 ) -> None:
     assert platform.run is not None
-    assert platform.sentry is not None
     email = new_email("down")
     await platform.smtp.stop()
     try:

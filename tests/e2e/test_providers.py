@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.harness import providers
+from devkit import providers
 
 
 def test_auto_falls_back_to_local_where_no_engine_answers(monkeypatch: pytest.MonkeyPatch) -> None:

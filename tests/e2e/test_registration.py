@@ -7,8 +7,8 @@ import uuid
 
 import httpx
 
+from devkit.platform import Platform
 from events.testing import EventTap
-from notify.testing import SmtpServer
 from tests.e2e.harness.flows import (
     PASSWORD,
     new_email,
@@ -17,13 +17,12 @@ from tests.e2e.harness.flows import (
     token_of,
     verification_link,
 )
-from tests.e2e.harness.platform import Platform
 
 
 async def test_registration_to_first_login(
     platform: Platform, tap: EventTap, auth: httpx.AsyncClient
 ) -> None:
-    smtp: SmtpServer = platform.smtp
+    smtp = platform.smtp
     correlation = f"signup-{uuid.uuid4().hex[:8]}"
     email = new_email()
     headers = {"X-Correlation-ID": correlation}

@@ -3,16 +3,18 @@
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
+from servicekit.caller import CallerDep, OptionalCallerDep
 from servicekit.http import create_app
-from servicekit.tokens import Claims, JwksVerifier, TokenInvalid, bearer
+from servicekit.tokens import JwksVerifier, TokenInvalid
 
 ISSUER, AUDIENCE = "portfolio-auth", "portfolio"
 
@@ -136,11 +138,15 @@ async def test_a_forged_or_foreign_token_is_refused(
 async def test_the_dependency_answers_401_problems(keys: KeyServer, verifier: JwksVerifier) -> None:
     keys.add("k1")
     app: FastAPI = create_app(title="test")
-    auth = bearer(lambda request: verifier)
+    app.state.container = SimpleNamespace(verifier=verifier)
 
     @app.get("/private")
-    async def private(claims: Annotated[Claims, Depends(auth)]) -> dict[str, str]:
+    async def private(claims: CallerDep) -> dict[str, str]:
         return {"user": str(claims.user_id)}
+
+    @app.get("/public")
+    async def public(claims: OptionalCallerDep) -> dict[str, str | None]:
+        return {"user": str(claims.user_id) if claims else None}
 
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
@@ -160,3 +166,6 @@ async def test_the_dependency_answers_401_problems(keys: KeyServer, verifier: Jw
             "/private", headers={"Authorization": "Bearer " + keys.token("k1", sub=str(user))}
         )
         assert ok.json() == {"user": str(user)}
+        assert (await client.get("/public")).json() == {"user": None}, "anonymous is allowed"
+        bad = await client.get("/public", headers={"Authorization": "Bearer not.a.jwt"})
+        assert bad.status_code == 401, "a token that is sent must be valid"

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from auth import bootstrap
-from auth.bootstrap import Container
+from auth.bootstrap import SERVICE
 from auth.config import Settings
-from auth.testing import MIGRATIONS, Outbox, settings_for
-from servicekit import migrations
+from auth.container import Container, build
+from auth.testing import Outbox, settings_for
 from servicekit.clock import FrozenClock
-
-CLIENT_ADDRESS = "203.0.113.7"
+from servicekit.testing import api_client, migrate
 
 
 @pytest.fixture
 async def database(fresh_database: str) -> str:
-    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
-    return fresh_database
+    return await migrate(SERVICE, fresh_database)
 
 
 @pytest.fixture
@@ -36,7 +32,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 async def container(settings: Settings, clock: FrozenClock) -> AsyncIterator[Container]:
-    container = bootstrap.build(settings, clock=clock)
+    container = build(settings, clock=clock)
     try:
         yield container
     finally:
@@ -45,10 +41,7 @@ async def container(settings: Settings, clock: FrozenClock) -> AsyncIterator[Con
 
 @pytest.fixture
 async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(
-        app=bootstrap.api_app(container), client=(CLIENT_ADDRESS, 50000)
-    )
-    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
+    async with api_client(SERVICE, container) as client:
         yield client
 
 

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 from pydantic import SecretStr
 
-from auth import bootstrap, handlers
-from auth.bootstrap import Container
+from auth.bootstrap import SERVICE
+from auth.container import Container, build
+from auth.handlers import email_status
 from auth.testing import Outbox, active_user, login, settings_for
-from events import BusRuntime, RabbitPublisher
+from events import RabbitPublisher
 from events.connection import connect
 from events.contracts import EmailBouncedV1, EmailFailedV1, EmailSentV1
-from events.infra import wait_for
 from events.settings import BusSettings
-from events.testing import InMemoryBus, delivery, example_event
+from events.testing import InMemoryBus, delivery, example_event, wait_for
+from servicekit.testing import running_worker
 
 
 async def me(client: httpx.AsyncClient, email: str) -> dict[str, object]:
@@ -33,7 +33,7 @@ async def test_sent_then_bounced_marks_the_address_undeliverable(
     user_id, email = await active_user(client, outbox)
     now = datetime.now(UTC)
     sent = example_event(EmailSentV1, user_id=uuid.UUID(user_id), recipient=email, sent_at=now)
-    await handlers.record_email_outcome(delivery(sent, "auth.email_status"), uow=container.uow)
+    await container.bound(email_status.record_email_outcome)(delivery(sent, "auth.email_status"))
     assert (await me(client, email))["email_status"] == "sent"
 
     bounced = example_event(
@@ -42,7 +42,7 @@ async def test_sent_then_bounced_marks_the_address_undeliverable(
         kind="bounce",
         bounced_at=now + timedelta(minutes=1),
     )
-    handle = functools.partial(handlers.record_email_outcome, uow=container.uow)
+    handle = container.bound(email_status.record_email_outcome)
     await handle(delivery(bounced, "auth.email_status"))
     await handle(delivery(bounced, "auth.email_status", attempt=2))  # a duplicate delivery
     status = await me(client, email)
@@ -51,8 +51,8 @@ async def test_sent_then_bounced_marks_the_address_undeliverable(
     later_send = example_event(
         EmailSentV1, user_id=uuid.UUID(user_id), recipient=email, sent_at=now + timedelta(minutes=2)
     )
-    await handlers.record_email_outcome(
-        delivery(later_send, "auth.email_status"), uow=container.uow
+    await container.bound(email_status.record_email_outcome)(
+        delivery(later_send, "auth.email_status")
     )
     assert (await me(client, email))["email_status"] == "bounced", "a send does not undo a bounce"
 
@@ -70,11 +70,13 @@ async def test_a_late_outcome_does_not_overwrite_a_newer_one(
         detail="550 no such user",
         failed_at=now,
     )
-    await handlers.record_email_outcome(delivery(failed, "auth.email_status"), uow=container.uow)
+    await container.bound(email_status.record_email_outcome)(delivery(failed, "auth.email_status"))
     old_sent = example_event(
         EmailSentV1, user_id=uuid.UUID(user_id), recipient=email, sent_at=now - timedelta(hours=1)
     )
-    await handlers.record_email_outcome(delivery(old_sent, "auth.email_status"), uow=container.uow)
+    await container.bound(email_status.record_email_outcome)(
+        delivery(old_sent, "auth.email_status")
+    )
     status = await me(client, email)
     assert (status["email_status"], status["email_deliverable"]) == ("failed", False)
 
@@ -88,10 +90,8 @@ async def test_the_worker_consumes_a_bounce_from_rabbitmq(
         reconnect_interval_s=0.2,
     )
     _, email = await active_user(client, outbox)
-    worker = bootstrap.build(settings_for(database, bus=bus))
-    runtime = bootstrap.runtime(worker, consume=True, role="worker")
-    await runtime.start()
-    try:
+    worker = build(settings_for(database, bus=bus))
+    async with running_worker(SERVICE, worker):
         connection = await connect(bus, "auth-test-producer")
         producer = RabbitPublisher(connection, bus)
         await producer.start()
@@ -102,16 +102,12 @@ async def test_the_worker_consumes_a_bounce_from_rabbitmq(
 
         await wait_for(marked, timeout=15, message="the bounce reached the account")
         await connection.close()
-    finally:
-        await runtime.stop()
-        await worker.close()
 
 
 def test_the_router_covers_every_subscription_the_catalog_gives_auth(
     container: Container,
 ) -> None:
-    assert bootstrap.router(container).missing() == []
-    assert isinstance(bootstrap.runtime(container, consume=True, role="worker"), BusRuntime)
+    assert SERVICE.router(container).missing() == []
 
 
 async def test_the_router_binds_every_outcome_through_the_in_memory_bus(
@@ -119,7 +115,7 @@ async def test_the_router_binds_every_outcome_through_the_in_memory_bus(
 ) -> None:
     user_id, email = await active_user(client, outbox)
     bus = InMemoryBus()
-    bus.include(bootstrap.router(container))
+    bus.include(SERVICE.router(container))
     suppressed = example_event(
         EmailFailedV1,
         user_id=uuid.UUID(user_id),

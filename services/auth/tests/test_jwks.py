@@ -12,10 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from auth import bootstrap, keys
-from auth.bootstrap import Container
+from auth import keys
+from auth.bootstrap import SERVICE
 from auth.config import Settings, SigningKeyConfig
+from auth.container import Container, build
 from auth.testing import Outbox, active_user, login
+from servicekit.runner import api_app
 from servicekit.tokens import JwksVerifier, TokenInvalid
 
 
@@ -55,8 +57,8 @@ async def test_rotation_keeps_old_tokens_valid_while_the_new_key_signs(
     rotated_settings = settings.model_copy(
         update={"signing_keys": [SigningKeyConfig.model_validate(fresh), *settings.signing_keys]}
     )
-    rotated = bootstrap.build(rotated_settings, clock=container.clock)
-    transport = httpx.ASGITransport(app=bootstrap.api_app(rotated))
+    rotated = build(rotated_settings, clock=container.clock)
+    transport = httpx.ASGITransport(app=api_app(SERVICE, rotated))
     async with httpx.AsyncClient(transport=transport, base_url="http://auth") as after:
         new_token = (await login(after, email)).json()["access_token"]
         verifier = verifier_for(after)
@@ -122,7 +124,7 @@ async def test_while_the_jwks_is_down_cached_keys_verify_and_retries_are_spaced(
 ) -> None:
     _, email = await active_user(client, outbox)
     token = (await login(client, email)).json()["access_token"]
-    auth = Switchable(bootstrap.api_app(container))
+    auth = Switchable(api_app(SERVICE, container))
     now = [0.0]
     verifier = JwksVerifier(
         "http://auth/.well-known/jwks.json",
@@ -158,7 +160,7 @@ async def test_while_the_jwks_is_down_cached_keys_verify_and_retries_are_spaced(
 
 
 async def test_a_verifier_that_never_reached_the_jwks_says_so(container: Container) -> None:
-    auth = Switchable(bootstrap.api_app(container))
+    auth = Switchable(api_app(SERVICE, container))
     auth.up = False
     verifier = JwksVerifier(
         "http://auth/.well-known/jwks.json",

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from auth.testing import PASSWORD, signing_keys_env
-from events.infra import free_port, wait_for
+from devkit.servers import free_port
+from events.testing import wait_for
 
 
 def auth_env(database: str, amqp: str, api_port: int, worker_port: int) -> dict[str, str]:

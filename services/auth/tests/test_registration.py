@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from auth.bootstrap import Container
+from auth.container import Container
 from auth.testing import PASSWORD, Outbox, active_user, login, register
 from servicekit.clock import FrozenClock
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import httpx
 from sqlalchemy import text
 
-from auth import bootstrap, handlers
-from auth.bootstrap import Container
-from auth.housekeeping import Housekeeper
+from auth.bootstrap import SERVICE
+from auth.container import Container
+from auth.handlers import retention
 from auth.testing import Outbox, active_user, login, register
-from events.infra import wait_for
 from servicekit.clock import FrozenClock
 
 
@@ -22,9 +20,7 @@ async def count(container: Container, table: str) -> int:
 
 
 async def prune(container: Container) -> dict[str, int]:
-    return await handlers.prune_expired(
-        uow=container.uow, clock=container.clock, settings=container.settings
-    )
+    return await container.bound(retention.prune_expired)()
 
 
 async def test_nothing_recent_is_pruned(
@@ -69,24 +65,7 @@ async def test_ended_sessions_spent_tokens_and_old_audit_rows_are_pruned(
     assert await count(container, "users") == 2, "accounts are never pruned"
 
 
-async def test_the_worker_prunes_periodically_and_survives_a_failed_pass(
-    container: Container, clock: FrozenClock
-) -> None:
-    passes: list[str] = []
-
-    async def flaky() -> None:
-        passes.append("run")
-        if len(passes) == 1:
-            raise ConnectionError("database restarting")
-
-    keeper = Housekeeper(flaky, interval_s=0.01)
-    await keeper.start()
-    await wait_for(lambda: len(passes) >= 3, timeout=5, message="three passes")
-    await keeper.stop()
-    settled = len(passes)
-    await asyncio.sleep(0.05)
-    assert len(passes) == settled, "no pass after stop"
-
-    real = bootstrap.housekeeper(container)
-    await real.start()
-    await real.stop()
+def test_the_worker_runs_the_retention_pass_on_its_interval(container: Container) -> None:
+    (job,) = SERVICE.jobs
+    assert job.run is retention.prune_expired
+    assert job.every(container.settings) == container.settings.prune_interval

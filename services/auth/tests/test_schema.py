@@ -2,54 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from auth.bootstrap import SERVICE
+from servicekit.testing import schema_drift, tables_after
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
-from sqlmodel import SQLModel
-
-import auth.models  # noqa: F401 - registers the tables
-from auth.testing import MIGRATIONS
-from events.db import create_engine
-from events.tables import metadata as bus_tables
-from servicekit import migrations
+TABLES = {"users", "verification_tokens", "sessions", "refresh_tokens", "login_attempts"}
 
 
 async def test_the_migrations_build_exactly_the_models_tables(database: str) -> None:
-    def differences(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(connection)
-        return list(compare_metadata(context, [SQLModel.metadata, bus_tables]))
-
-    engine = create_engine(database)
-    try:
-        async with engine.connect() as conn:
-            diff = await conn.run_sync(differences)
-    finally:
-        await engine.dispose()
-    assert diff == [], "a model changed without a migration (or the reverse)"
+    assert await schema_drift(SERVICE, database) == [], "a model changed without a migration"
 
 
 async def test_the_migrations_downgrade_and_upgrade_again(database: str) -> None:
-    def tables(connection: Connection) -> set[str]:
-        return set(inspect(connection).get_table_names())
-
-    engine = create_engine(database)
-    try:
-        await asyncio.to_thread(migrations.downgrade, MIGRATIONS, database, "base")
-        async with engine.connect() as conn:
-            assert await conn.run_sync(tables) == {"alembic_version"}
-        await asyncio.to_thread(migrations.upgrade, MIGRATIONS, database)
-        async with engine.connect() as conn:
-            assert await conn.run_sync(tables) >= {
-                "users",
-                "verification_tokens",
-                "sessions",
-                "refresh_tokens",
-                "login_attempts",
-                "outbox",
-                "inbox",
-            }
-    finally:
-        await engine.dispose()
+    assert await tables_after(SERVICE, database, "base") == {"alembic_version"}
+    assert await tables_after(SERVICE, database, "head") >= TABLES | {"outbox", "inbox"}

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from auth.bootstrap import Container
+from auth.container import Container
 from auth.passwords import PasswordHasher
 from auth.testing import PASSWORD, Outbox, active_user, login, register
 from servicekit.clock import FrozenClock
@@ -233,7 +233,7 @@ async def test_the_event_loop_stays_responsive_while_passwords_hash(container: C
     elapsed = time.perf_counter() - started
     done.set()
     await probing
-    hasher.close()
+    await hasher.aclose()
     assert elapsed > 2 * one_hash, "the load lasted several hashes"
     assert max(lags) < max(0.05, one_hash / 2), (max(lags), one_hash)
 

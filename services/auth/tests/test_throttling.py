@@ -10,10 +10,11 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import text
 
-from auth import bootstrap
-from auth.bootstrap import Container
+from auth.bootstrap import SERVICE
+from auth.container import Container
 from auth.testing import Outbox, active_user, login
 from servicekit.clock import FrozenClock
+from servicekit.runner import api_app
 
 PROBLEM = "https://portfolio.example/problems/"
 
@@ -69,7 +70,7 @@ async def test_other_addresses_are_not_slowed_by_one_addresss_guessing(
     for n in range(2):
         await login(client, f"guess-{n}@example.org", "x" * 12)
     assert (await login(client, email)).status_code == 429
-    elsewhere = httpx.ASGITransport(app=bootstrap.api_app(container), client=("198.51.100.2", 1))
+    elsewhere = httpx.ASGITransport(app=api_app(SERVICE, container), client=("198.51.100.2", 1))
     async with httpx.AsyncClient(transport=elsewhere, base_url="http://auth") as other:
         assert (await login(other, email)).status_code == 200
 

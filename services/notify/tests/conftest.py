@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from events.testing import drain_outbox
-from notify import bootstrap
-from notify.bootstrap import Container
+from notify.bootstrap import SERVICE
 from notify.config import Settings
-from notify.testing import MIGRATIONS, SmtpServer, settings_for
-from servicekit import migrations
+from notify.container import Container, build
+from notify.testing import SmtpServer, settings_for, smtp_settings
+from servicekit.testing import migrate
 
 
 @pytest.fixture
 async def database(fresh_database: str) -> str:
-    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
-    return fresh_database
+    return await migrate(SERVICE, fresh_database)
 
 
 @pytest.fixture
@@ -33,12 +31,12 @@ async def smtp() -> AsyncIterator[SmtpServer]:
 
 @pytest.fixture
 def settings(database: str, smtp: SmtpServer) -> Settings:
-    return settings_for(database, smtp=smtp.settings())
+    return settings_for(database, smtp=smtp_settings(smtp))
 
 
 @pytest.fixture
 async def container(settings: Settings) -> AsyncIterator[Container]:
-    container = bootstrap.build(settings)
+    container = build(settings)
     try:
         yield container
     finally:

@@ -13,11 +13,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.contracts import UserRegisteredV1
-from events.routing import handling
 from events.testing import delivery, example_event
-from notify import bootstrap, handlers
-from notify.bootstrap import EMAILS, Container
-from notify.testing import SmtpServer
+from notify.bootstrap import SERVICE
+from notify.container import Container
+from notify.testing import SmtpServer, sender
+from servicekit.runner import api_app
 from servicekit.tokens import JwksVerifier
 
 KEY = Ed25519PrivateKey.generate()
@@ -49,7 +49,7 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
         audience="portfolio",
         client=httpx.AsyncClient(transport=httpx.MockTransport(jwks)),
     )
-    transport = httpx.ASGITransport(app=bootstrap.api_app(container))
+    transport = httpx.ASGITransport(app=api_app(SERVICE, container))
     async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
         yield client
 
@@ -57,19 +57,11 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
 async def test_a_person_sees_their_own_emails_only(
     container: Container, client: httpx.AsyncClient, smtp: SmtpServer
 ) -> None:
-    _, composer = EMAILS["welcome_email"]
+    send = sender(container, "welcome_email")
     mine, theirs = uuid.uuid4(), uuid.uuid4()
     for user in (mine, theirs):
         d = delivery(example_event(UserRegisteredV1, user_id=user), "notify.welcome_email")
-        with handling(d):
-            await handlers.send_email(
-                d,
-                composer=composer,
-                uow=container.uow,
-                mailer=container.mailer,
-                settings=container.settings,
-                clock=container.clock,
-            )
+        await send(d)
     response = await client.get("/emails", headers={"Authorization": f"Bearer {token(mine)}"})
     assert response.status_code == 200
     [email] = response.json()

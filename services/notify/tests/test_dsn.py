@@ -9,25 +9,25 @@ import aiosmtplib
 import pytest
 from sqlalchemy import text
 
+from devkit.servers import free_port
 from events.contracts import UserRegisteredV1
-from events.infra import free_port
-from events.routing import handling
 from events.testing import delivery, example_event
-from notify import bootstrap, dsn, handlers
-from notify.bootstrap import EMAILS, Container
+from notify import dsn
+from notify.bootstrap import dsn_listener
 from notify.config import BounceListenerSettings
-from notify.testing import SmtpServer, settings_for
+from notify.container import Container, build
+from notify.testing import SmtpServer, sender, settings_for, smtp_settings
 
 
 @pytest.fixture
 async def listening(database: str, smtp: SmtpServer) -> AsyncIterator[Container]:
     settings = settings_for(
         database,
-        smtp=smtp.settings(),
+        smtp=smtp_settings(smtp),
         bounce=BounceListenerSettings(host="127.0.0.1", port=free_port()),
     )
-    container = bootstrap.build(settings)
-    listener = bootstrap.dsn_listener(container)
+    container = build(settings)
+    listener = dsn_listener(container)
     assert listener is not None
     await listener.start()
     yield container
@@ -36,18 +36,8 @@ async def listening(database: str, smtp: SmtpServer) -> AsyncIterator[Container]
 
 
 async def send_welcome(container: Container, smtp: SmtpServer, address: str) -> Any:
-    _, composer = EMAILS["welcome_email"]
     event = example_event(UserRegisteredV1, email=address)
-    d = delivery(event, "notify.welcome_email")
-    with handling(d):
-        await handlers.send_email(
-            d,
-            composer=composer,
-            uow=container.uow,
-            mailer=container.mailer,
-            settings=container.settings,
-            clock=container.clock,
-        )
+    await sender(container, "welcome_email")(delivery(event, "notify.welcome_email"))
     return (await smtp.wait_for_mail(address)).message
 
 

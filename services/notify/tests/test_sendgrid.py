@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,16 +10,15 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from devkit.servers import free_port
 from events.contracts import UserRegisteredV1
-from events.infra import free_port
-from events.routing import handling
 from events.testing import delivery, drain_outbox, example_event
-from notify import bootstrap, handlers
 from notify.adapters.sendgrid import SendgridMailer, retry_after
-from notify.bootstrap import EMAILS, Container
 from notify.config import SendgridSettings
+from notify.container import Container, build
+from notify.handlers.common import EmailInProgress
 from notify.mailer import OutgoingEmail, PermanentSendError, TransientSendError
-from notify.testing import FakeSendgrid, settings_for
+from notify.testing import FakeSendgrid, sender, settings_for
 from servicekit.clock import FrozenClock
 
 
@@ -128,23 +126,13 @@ async def on_sendgrid(database: str, api: FakeSendgrid) -> AsyncIterator[Contain
         transport="sendgrid",
         sendgrid=SendgridSettings(api_key=SecretStr("SG.right"), base_url=api.base_url),
     )
-    container = bootstrap.build(settings, clock=FrozenClock())
+    container = build(settings, clock=FrozenClock())
     yield container
     await container.close()
 
 
 async def send_welcome(container: Container, d: Any) -> None:
-    _, composer = EMAILS["welcome_email"]
-    send = functools.partial(
-        handlers.send_email,
-        composer=composer,
-        uow=container.uow,
-        mailer=container.mailer,
-        settings=container.settings,
-        clock=container.clock,
-    )
-    with handling(d):
-        await send(d)
+    await sender(container, "welcome_email")(d)
 
 
 async def test_a_rate_limit_is_waited_out_before_the_api_is_asked_again(
@@ -157,7 +145,7 @@ async def test_a_rate_limit_is_waited_out_before_the_api_is_asked_again(
     with pytest.raises(TransientSendError, match="retry after 30s"):
         await send_welcome(on_sendgrid, d)
     # The bus's immediate retry comes back at once: it backs off without a request.
-    with pytest.raises(handlers.EmailInProgress, match="rate limit"):
+    with pytest.raises(EmailInProgress, match="rate limit"):
         await send_welcome(on_sendgrid, d)
     assert len(api.requests) == 1
     clock.advance(timedelta(seconds=31))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -14,10 +13,10 @@ from sqlalchemy import text
 
 from events import Delivery
 from events.contracts import UserLoggedInV1, UserRegisteredV1, UserVerificationRequestedV1
-from events.routing import handling
 from events.testing import delivery, example_event
-from notify import handlers
-from notify.bootstrap import EMAILS, Container
+from notify import testing
+from notify.container import Container
+from notify.handlers.common import EmailInProgress
 from notify.mailer import TransientSendError
 from notify.testing import SmtpServer
 
@@ -26,21 +25,7 @@ Send = Callable[[Delivery[Any]], Awaitable[None]]
 
 def sender(container: Container, handler: str) -> Send:
     """The handler as the consumer runs it: inside the delivery's correlation context."""
-    _, composer = EMAILS[handler]
-    send = functools.partial(
-        handlers.send_email,
-        composer=composer,
-        uow=container.uow,
-        mailer=container.mailer,
-        settings=container.settings,
-        clock=container.clock,
-    )
-
-    async def run(d: Delivery[Any]) -> None:
-        with handling(d):
-            await send(d)
-
-    return run
+    return testing.sender(container, handler)
 
 
 async def email_rows(container: Container) -> list[dict[str, Any]]:
@@ -114,7 +99,7 @@ async def test_two_copies_delivered_at_once_send_one_email(
         send(delivery(event, "notify.welcome_email")),
         return_exceptions=True,
     )
-    backed_off = [r for r in results if isinstance(r, handlers.EmailInProgress)]
+    backed_off = [r for r in results if isinstance(r, EmailInProgress)]
     assert len(backed_off) == 1 and results.count(None) == 1, results
     assert len(smtp.to("race@example.org")) == 1
     # The copy that backed off comes back through the retry path and only acks.
@@ -198,7 +183,7 @@ async def test_a_concurrent_duplicate_backs_off_while_the_lease_holds(
         from notify.models import Email
 
         now = container.clock.now()
-        tx.session.add(
+        tx.db.add(
             Email(
                 cause_event_id=event.id,
                 template="welcome",
@@ -210,7 +195,7 @@ async def test_a_concurrent_duplicate_backs_off_while_the_lease_holds(
             )
         )
         await tx.commit()
-    with pytest.raises(handlers.EmailInProgress):
+    with pytest.raises(EmailInProgress):
         await sender(container, "welcome_email")(delivery(event, "notify.welcome_email"))
     assert smtp.messages == []
 
@@ -219,14 +204,7 @@ async def test_giving_up_publishes_email_failed_once(
     container: Container, smtp: SmtpServer, outbox: Any
 ) -> None:
     event = example_event(UserRegisteredV1, email="down@example.org")
-    _, composer = EMAILS["welcome_email"]
-    give_up = functools.partial(
-        handlers.record_exhausted,
-        composer=composer,
-        uow=container.uow,
-        settings=container.settings,
-        clock=container.clock,
-    )
+    give_up = testing.give_up(container, "welcome_email")
     error = TransientSendError("SMTPConnectError: connection refused")
     await give_up(delivery(event, "notify.welcome_email", attempt=6), error, "retries_exhausted")
     await give_up(delivery(event, "notify.welcome_email", attempt=6), error, "retries_exhausted")

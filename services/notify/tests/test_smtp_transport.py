@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from notify.adapters.smtp import SmtpMailer
 from notify.mailer import OutgoingEmail, TransientSendError
-from notify.testing import SmtpServer
+from notify.testing import SmtpServer, smtp_settings
 
 LOGIN = ("notify", "s3cret-relay-password")
 
@@ -36,7 +36,7 @@ async def test_encrypted_and_logged_in_relays_take_the_mail(
 ) -> None:
     async with SmtpServer(security=security, credentials=LOGIN) as relay:
         outgoing = email()
-        result = await SmtpMailer(relay.settings()).send(outgoing)
+        result = await SmtpMailer(smtp_settings(relay)).send(outgoing)
         mail = await relay.wait_for_mail("ada@example.org")
     assert (result.provider, result.provider_message_id) == ("smtp", outgoing.message_id)
     assert mail.envelope_from == "bounces@portfolio.test"
@@ -45,7 +45,7 @@ async def test_encrypted_and_logged_in_relays_take_the_mail(
 
 async def test_a_wrong_password_is_our_misconfiguration_so_transient() -> None:
     async with SmtpServer(security="starttls", credentials=LOGIN) as relay:
-        settings = relay.settings().model_copy(update={"password": SecretStr("wrong")})
+        settings = smtp_settings(relay).model_copy(update={"password": SecretStr("wrong")})
         with pytest.raises(TransientSendError, match="535"):
             await SmtpMailer(settings).send(email())
         assert relay.messages == []
@@ -53,7 +53,7 @@ async def test_a_wrong_password_is_our_misconfiguration_so_transient() -> None:
 
 async def test_a_certificate_we_do_not_trust_is_refused() -> None:
     async with SmtpServer(security="tls") as relay:
-        settings = relay.settings().model_copy(update={"cert_bundle": None})
+        settings = smtp_settings(relay).model_copy(update={"cert_bundle": None})
         with pytest.raises(TransientSendError, match=r"(?i)certificate"):
             await SmtpMailer(settings).send(email())
         assert relay.messages == []
@@ -61,7 +61,7 @@ async def test_a_certificate_we_do_not_trust_is_refused() -> None:
 
 async def test_a_relay_that_insists_on_starttls_is_not_sent_to_in_clear() -> None:
     async with SmtpServer(security="starttls") as relay:
-        settings = relay.settings().model_copy(update={"security": "none"})
+        settings = smtp_settings(relay).model_copy(update={"security": "none"})
         with pytest.raises(TransientSendError, match="530"):
             await SmtpMailer(settings).send(email())
         assert relay.messages == []

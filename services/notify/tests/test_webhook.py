@@ -13,10 +13,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from notify import bootstrap
-from notify.bootstrap import Container
+from notify.bootstrap import SERVICE
 from notify.config import Settings
+from notify.container import Container, build
 from notify.testing import settings_for
+from servicekit.runner import api_app
 
 PROBLEM = "https://portfolio.example/problems/"
 
@@ -50,8 +51,8 @@ def signer() -> Signer:
 @pytest.fixture
 async def api(database: str, signer: Signer) -> AsyncIterator[tuple[httpx.AsyncClient, Container]]:
     settings: Settings = settings_for(database, webhook_public_key=signer.public)
-    container = bootstrap.build(settings)
-    transport = httpx.ASGITransport(app=bootstrap.api_app(container))
+    container = build(settings)
+    transport = httpx.ASGITransport(app=api_app(SERVICE, container))
     async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
         yield client, container
     await container.close()
@@ -171,8 +172,8 @@ async def test_a_signed_body_that_is_not_an_event_array_is_a_problem(
 
 
 async def test_without_a_key_the_webhook_refuses_to_guess(database: str) -> None:
-    container = bootstrap.build(settings_for(database))
-    transport = httpx.ASGITransport(app=bootstrap.api_app(container))
+    container = build(settings_for(database))
+    transport = httpx.ASGITransport(app=api_app(SERVICE, container))
     async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
         response = await client.post("/webhooks/email-events", content=b"[]")
     assert response.status_code == 503

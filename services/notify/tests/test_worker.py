@@ -13,17 +13,17 @@ import sentry_sdk
 from aio_pika.abc import AbstractRobustConnection
 from pydantic import SecretStr
 
-from events import BusRuntime, RabbitPublisher, RawEvent, failures
+from events import RabbitPublisher, RawEvent, failures
 from events.connection import connect
 from events.contracts import UserRegisteredV1, UserVerificationRequestedV1
 from events.dlq import DeadLetterQueues
-from events.infra import wait_for
 from events.settings import BusSettings
 from events.telemetry import init_sentry
-from events.testing import EventTap, SentryCapture, example_event
-from notify import bootstrap
-from notify.bootstrap import Container
-from notify.testing import SmtpServer, settings_for
+from events.testing import EventTap, SentryCapture, example_event, wait_for
+from notify.bootstrap import SERVICE
+from notify.container import Container, build
+from notify.testing import SmtpServer, settings_for, smtp_settings
+from servicekit.testing import running_worker
 
 # The email policy (1 min .. 6 h, immediate retry) shrunk 5000 times: 12 ms .. 4.3 s.
 SCALE = 1 / 5000
@@ -41,14 +41,9 @@ def bus(amqp_vhost: str) -> BusSettings:
 
 @pytest.fixture
 async def worker(database: str, smtp: SmtpServer, bus: BusSettings) -> AsyncIterator[Container]:
-    container = bootstrap.build(settings_for(database, bus=bus, smtp=smtp.settings()))
-    runtime = bootstrap.runtime(container, consume=True, role="worker")
-    await runtime.start()
-    try:
+    container = build(settings_for(database, bus=bus, smtp=smtp_settings(smtp)))
+    async with running_worker(SERVICE, container):
         yield container
-    finally:
-        await runtime.stop()
-        await container.close()
 
 
 @pytest.fixture
@@ -182,5 +177,4 @@ async def test_a_server_down_past_the_retries_parks_the_message_and_says_so(
 def test_the_router_covers_every_subscription_the_catalog_gives_notify(
     container: Container,
 ) -> None:
-    assert bootstrap.router(container).missing() == []
-    assert isinstance(bootstrap.runtime(container, consume=False, role="api"), BusRuntime)
+    assert SERVICE.router(container).missing() == []

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.e2e.harness.platform import Platform
+from devkit.platform import Platform
 
 PASSWORD = "correct horse battery staple"
 LINK = re.compile(r"http://app\.portfolio\.test/verify\?token=[A-Za-z0-9_%\-]+")

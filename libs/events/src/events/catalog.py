@@ -34,10 +34,9 @@ from events.errors import ContractViolation
 
 @dataclass(frozen=True)
 class EventSpec:
-    """One event type: its payload model and its only producer."""
+    """One event type: its payload model (which names its only producer) and what it means."""
 
     model: type[EventData]
-    producer: str
     summary: str
     optional: bool = False
     """Declared but not yet published: publishing needs a bound consumer (mandatory routing)."""
@@ -45,6 +44,10 @@ class EventSpec:
     @property
     def type(self) -> str:
         return self.model.event_type
+
+    @property
+    def producer(self) -> str:
+        return self.model.producer
 
 
 @dataclass(frozen=True)
@@ -117,24 +120,22 @@ class Catalog:
 
 
 EVENTS = [
-    EventSpec(UserRegisteredV1, "auth", "A person registered; the account is pending."),
-    EventSpec(
-        UserVerificationRequestedV1, "auth", "A verification email is due (carries the token)."
-    ),
-    EventSpec(UserVerifiedV1, "auth", "The email address was verified; the account is active."),
-    EventSpec(UserLoggedInV1, "auth", "A successful login, flagged on the first one."),
-    EventSpec(PortfolioCreatedV1, "portfolio", "A portfolio was created."),
-    EventSpec(PortfolioUpdatedV1, "portfolio", "A portfolio changed (full new state)."),
-    EventSpec(PortfolioDeletedV1, "portfolio", "A portfolio was deleted."),
-    EventSpec(PortfolioItemAddedV1, "portfolio", "An item was added to a portfolio."),
-    EventSpec(PortfolioItemRemovedV1, "portfolio", "An item was removed from a portfolio."),
-    EventSpec(MediaUploadedV1, "media", "An original upload is stored and awaits processing."),
-    EventSpec(MediaProcessedV1, "media", "The variants of an upload are stored."),
-    EventSpec(MediaFailedV1, "media", "An upload could not be processed."),
-    EventSpec(EmailSentV1, "notify", "The provider accepted an email."),
-    EventSpec(EmailFailedV1, "notify", "An email will not be delivered."),
-    EventSpec(EmailBouncedV1, "notify", "An address bounced or complained and is suppressed."),
-    EventSpec(SearchIndexedV1, "search", "A document reached the index.", optional=True),
+    EventSpec(UserRegisteredV1, "A person registered; the account is pending."),
+    EventSpec(UserVerificationRequestedV1, "A verification email is due (carries the token)."),
+    EventSpec(UserVerifiedV1, "The email address was verified; the account is active."),
+    EventSpec(UserLoggedInV1, "A successful login, flagged on the first one."),
+    EventSpec(PortfolioCreatedV1, "A portfolio was created."),
+    EventSpec(PortfolioUpdatedV1, "A portfolio changed (full new state)."),
+    EventSpec(PortfolioDeletedV1, "A portfolio was deleted."),
+    EventSpec(PortfolioItemAddedV1, "An item was added to a portfolio."),
+    EventSpec(PortfolioItemRemovedV1, "An item was removed from a portfolio."),
+    EventSpec(MediaUploadedV1, "An original upload is stored and awaits processing."),
+    EventSpec(MediaProcessedV1, "The variants of an upload are stored."),
+    EventSpec(MediaFailedV1, "An upload could not be processed."),
+    EventSpec(EmailSentV1, "The provider accepted an email."),
+    EventSpec(EmailFailedV1, "An email will not be delivered."),
+    EventSpec(EmailBouncedV1, "An address bounced or complained and is suppressed."),
+    EventSpec(SearchIndexedV1, "A document reached the index.", optional=True),
 ]
 
 SUBSCRIPTIONS = [

@@ -23,7 +23,7 @@ from events.amqp import ATTEMPT, attempt_of, copy_message
 from events.context import Correlation, correlated
 from events.errors import ContractViolation, PublishError, is_retryable
 from events.logs import get_logger
-from events.retry import DeadLetter, Retry, RetryPolicy
+from events.retry import GiveUp, Retry, RetryPolicy
 from events.routing import Delivery, Route, Router, handling
 from events.settings import BusSettings
 from events.topology import dead_letter_queue, declare_subscription, retry_queue
@@ -133,7 +133,7 @@ class Consumer:
                 event_id=message.message_id,
                 queue=route.queue,
             ):
-                await self._dead_letter(route, message, exc, attempt, DeadLetter("non_retryable"))
+                await self._dead_letter(route, message, exc, attempt, GiveUp("non_retryable"))
             return
         delivery = Delivery(event, route.queue, attempt, bool(message.redelivered))
         with handling(delivery):
@@ -233,7 +233,7 @@ class Consumer:
         message: AbstractIncomingMessage,
         error: BaseException,
         attempt: int,
-        decision: DeadLetter,
+        decision: GiveUp,
     ) -> None:
         headers = failures.fault_headers(
             message.headers,

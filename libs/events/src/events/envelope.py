@@ -21,6 +21,8 @@ class EventData(BaseModel):
 
     event_type: ClassVar[str]
     """The CloudEvents `type`, carrying the major version: `user.registered.v1`."""
+    producer: ClassVar[str]
+    """The one service that publishes this type; the envelope's `source` is `/<producer>`."""
 
 
 DataT = TypeVar("DataT", bound=EventData)
@@ -71,21 +73,18 @@ def new_event(
 ) -> Event[DataT]:
     """Build an event, inheriting correlation and causation from the work in progress.
 
-    The source defaults to the producer the catalog names for this type, so a service cannot
-    publish a type it does not own without saying so explicitly.
+    The source defaults to the contract's producer, so a service cannot publish a type it does
+    not own without saying so explicitly.
     """
-    from events.catalog import CATALOG  # the catalog imports contracts, which import this module
-
     current = context.current()
     if correlation_id is None:
         correlation_id = current.correlation_id if current else context.new_correlation_id()
     if causation_id is None and current is not None:
         causation_id = current.causation_id
-    spec = CATALOG.event(data.event_type)
     model: Any = Event[type(data)]  # type: ignore[misc]
     event: Event[DataT] = model(
         id=event_id or uuid.uuid4(),
-        source=source or f"/{spec.producer}",
+        source=source or f"/{data.producer}",
         type=data.event_type,
         time=time or datetime.now(UTC),
         subject=subject,

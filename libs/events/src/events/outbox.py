@@ -36,7 +36,9 @@ _ADD = outbox.insert().values(
 )
 
 
-async def add(session: AsyncSession, event: Event[Any], catalog: Catalog = CATALOG) -> None:
+async def add_to_outbox(
+    session: AsyncSession, event: Event[Any], catalog: Catalog = CATALOG
+) -> None:
     """Write `event` in the session's transaction: it is published if and only if that commits."""
     check_contract(event, catalog)
     connection = await session.connection()

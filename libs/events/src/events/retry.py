@@ -17,13 +17,13 @@ class Retry:
 
 
 @dataclass(frozen=True)
-class DeadLetter:
-    """Stop retrying: the message goes to the handler's DLQ for an operator."""
+class GiveUp:
+    """Stop retrying: the message is parked in the handler's DLQ for an operator."""
 
     reason: Literal["non_retryable", "retries_exhausted", "retry_budget_exhausted"]
 
 
-Decision = Retry | DeadLetter
+Decision = Retry | GiveUp
 
 
 def _seconds(*values: float) -> tuple[timedelta, ...]:
@@ -71,15 +71,15 @@ class RetryPolicy:
     ) -> Decision:
         """What to do after delivery number `attempt` (1-based) failed."""
         if not retryable:
-            return DeadLetter("non_retryable")
+            return GiveUp("non_retryable")
         if attempt >= self.attempts:
-            return DeadLetter("retries_exhausted")
+            return GiveUp("retries_exhausted")
         level = min(attempt, len(self.delays))
         base = self.delays[level - 1]
         factor = 1 - self.jitter * (rng or random).random()
         delay = base * factor
         if self.budget is not None and (now - first_failed_at) + delay > self.budget:
-            return DeadLetter("retry_budget_exhausted")
+            return GiveUp("retry_budget_exhausted")
         return Retry(level=level, delay=delay)
 
     def scaled(self, factor: float) -> RetryPolicy:

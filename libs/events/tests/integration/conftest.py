@@ -79,7 +79,7 @@ class Ledger:
         async with UnitOfWork(self.sessions) as uow:
             if not await uow.claim(delivery):
                 return
-            connection = await uow.session.connection()
+            connection = await uow.db.connection()
             await connection.execute(
                 text(
                     "INSERT INTO ledger (event_id, applied) VALUES (:id, 1) ON CONFLICT (event_id)"

@@ -14,15 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from events import UnitOfWork, infra
+from devkit import servers as infra
+from events import UnitOfWork
 from events.catalog import Subscription
 from events.contracts import UserRegisteredV1
 from events.dlq import DeadLetterQueues
-from events.infra import wait_for
 from events.runtime import BusRuntime
 from events.settings import BusSettings
 from events.tables import outbox
-from events.testing import example_event
+from events.testing import example_event, wait_for
 from events.topology import declare_subscription
 
 pytestmark = pytest.mark.integration
@@ -51,7 +51,7 @@ async def test_connections_closed_mid_flow_lose_nothing_and_apply_nothing_twice(
             batch = [example_event(UserRegisteredV1) for _ in range(20)]
             async with UnitOfWork(sessions) as uow:
                 for event in batch:
-                    await uow.publish(event)
+                    await uow.publish_event(event)
                 await uow.commit()
             written.extend(batch)
             await asyncio.sleep(0.02)  # pacing the producer, not waiting for an outcome

@@ -9,10 +9,9 @@ from aio_pika.abc import AbstractRobustConnection
 
 from events.consumer import Consumer
 from events.contracts import UserRegisteredV1
-from events.infra import wait_for
 from events.publisher import RabbitPublisher
 from events.settings import BusSettings
-from events.testing import example_event
+from events.testing import example_event, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -20,12 +20,11 @@ from events import UnitOfWork
 from events.amqp import Meta
 from events.consumer import Consumer
 from events.contracts import UserRegisteredV1
-from events.infra import wait_for
 from events.outbox import OutboxRelay, RelaySettings
 from events.publisher import RabbitPublisher
 from events.settings import BusSettings
 from events.tables import outbox
-from events.testing import EventTap, example_event
+from events.testing import EventTap, example_event, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +33,7 @@ async def write_events(sessions: async_sessionmaker[AsyncSession], n: int) -> li
     events = [example_event(UserRegisteredV1) for _ in range(n)]
     async with UnitOfWork(sessions) as uow:
         for event in events:
-            await uow.publish(event)
+            await uow.publish_event(event)
         await uow.commit()
     return events
 
@@ -67,7 +66,7 @@ async def test_a_rolled_back_transaction_publishes_nothing(
     stop, task = await run_relay(OutboxRelay(engine, publisher))
     doomed = example_event(UserRegisteredV1)
     async with UnitOfWork(sessions) as uow:
-        await uow.publish(doomed)
+        await uow.publish_event(doomed)
         # no commit: leaving the block rolls back
     [barrier] = await write_events(sessions, 1)
     # One relay publishes in outbox order: once the later barrier is out, the doomed event

@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from events.conformance import BusConformance, BusHarness, RabbitHarness
 from events.settings import BusSettings
+from events.testing.conformance import BusConformance, BusHarness, RabbitHarness
 
 pytestmark = pytest.mark.integration
 

@@ -19,12 +19,11 @@ from events import failures
 from events.consumer import Consumer
 from events.contracts import UserRegisteredV1
 from events.dlq import DeadLetterQueues
-from events.infra import wait_for
 from events.publisher import RabbitPublisher
 from events.retry import RetryPolicy
 from events.routing import Delivery
 from events.settings import BusSettings
-from events.testing import example_event
+from events.testing import example_event, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from events.conformance import BusConformance, BusHarness, MemoryHarness
+from events.testing.conformance import BusConformance, BusHarness, MemoryHarness
 
 
 class TestInMemoryBus(BusConformance):

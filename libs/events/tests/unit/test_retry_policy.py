@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events.errors import ContractViolation, PermanentError, is_retryable
-from events.retry import DEFAULT, EMAIL, DeadLetter, Retry, RetryPolicy
+from events.retry import DEFAULT, EMAIL, GiveUp, Retry, RetryPolicy
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -42,7 +42,7 @@ def test_a_retry_waits_its_levels_delay_shortened_by_at_most_the_jitter(
 def test_the_last_attempt_is_parked() -> None:
     policy = RetryPolicy(delays=(timedelta(seconds=1),) * 2)
     assert isinstance(policy.decide(2, first_failed_at=NOW, now=NOW, retryable=True), Retry)
-    assert policy.decide(3, first_failed_at=NOW, now=NOW, retryable=True) == DeadLetter(
+    assert policy.decide(3, first_failed_at=NOW, now=NOW, retryable=True) == GiveUp(
         "retries_exhausted"
     )
 
@@ -53,7 +53,7 @@ def test_a_retry_that_would_overrun_the_budget_is_parked() -> None:
     )
     assert isinstance(policy.decide(1, first_failed_at=NOW, now=NOW, retryable=True), Retry)
     later = NOW + timedelta(minutes=6)
-    assert policy.decide(2, first_failed_at=NOW, now=later, retryable=True) == DeadLetter(
+    assert policy.decide(2, first_failed_at=NOW, now=later, retryable=True) == GiveUp(
         "retry_budget_exhausted"
     )
 
@@ -62,7 +62,7 @@ def test_non_retryable_errors_are_parked_at_once() -> None:
     assert not is_retryable(ContractViolation("bad"))
     assert not is_retryable(PermanentError("gone"))
     assert is_retryable(ConnectionError("later"))
-    assert DEFAULT.decide(1, first_failed_at=NOW, now=NOW, retryable=False) == DeadLetter(
+    assert DEFAULT.decide(1, first_failed_at=NOW, now=NOW, retryable=False) == GiveUp(
         "non_retryable"
     )
 

@@ -17,6 +17,7 @@ def schema_of(model: type[EventData]) -> dict[str, Any]:
 
 class V1(EventData):
     event_type: ClassVar[str] = "thing.happened.v1"
+    producer: ClassVar[str] = "auth"
     thing_id: str
     count: int
     note: str | None = None
@@ -24,6 +25,7 @@ class V1(EventData):
 
 class AddsOptional(EventData):
     event_type: ClassVar[str] = "thing.happened.v1"
+    producer: ClassVar[str] = "auth"
     thing_id: str
     count: int
     note: str | None = None
@@ -32,12 +34,14 @@ class AddsOptional(EventData):
 
 class RemovesField(EventData):
     event_type: ClassVar[str] = "thing.happened.v1"
+    producer: ClassVar[str] = "auth"
     thing_id: str
     note: str | None = None
 
 
 class AddsRequired(EventData):
     event_type: ClassVar[str] = "thing.happened.v1"
+    producer: ClassVar[str] = "auth"
     thing_id: str
     count: int
     note: str | None = None
@@ -46,6 +50,7 @@ class AddsRequired(EventData):
 
 class ChangesType(EventData):
     event_type: ClassVar[str] = "thing.happened.v1"
+    producer: ClassVar[str] = "auth"
     thing_id: str
     count: str
     note: str | None = None
@@ -74,10 +79,10 @@ def test_a_changed_type_breaks() -> None:
 
 def test_writing_refuses_a_breaking_change_and_keeps_the_file(tmp_path: Path) -> None:
     catalog = CATALOG.with_subscriptions([])
-    catalog.events = {"thing.happened.v1": EventSpec(V1, "auth", "a thing")}
+    catalog.events = {"thing.happened.v1": EventSpec(V1, "a thing")}
     assert schemas.write(tmp_path, catalog) == []
     before = (tmp_path / "thing.happened.v1.json").read_text()
-    catalog.events = {"thing.happened.v1": EventSpec(RemovesField, "auth", "a thing")}
+    catalog.events = {"thing.happened.v1": EventSpec(RemovesField, "a thing")}
     problems = schemas.write(tmp_path, catalog)
     assert problems == ["thing.happened.v1.json: count: field removed"]
     assert (tmp_path / "thing.happened.v1.json").read_text() == before
@@ -86,7 +91,7 @@ def test_writing_refuses_a_breaking_change_and_keeps_the_file(tmp_path: Path) ->
 
 def test_drift_is_reported_as_a_diff(tmp_path: Path) -> None:
     catalog = CATALOG.with_subscriptions([])
-    catalog.events = {"thing.happened.v1": EventSpec(V1, "auth", "a thing")}
+    catalog.events = {"thing.happened.v1": EventSpec(V1, "a thing")}
     schemas.write(tmp_path, catalog)
     path = tmp_path / "thing.happened.v1.json"
     data = json.loads(path.read_text())

@@ -36,6 +36,11 @@ ReadinessCheck = Callable[[], Awaitable[None]]
 """Raises (with a message) when a dependency the service needs is not reachable."""
 
 
+class Degraded(Exception):
+    """Raised by a readiness check whose dependency is down but not needed to serve (a cache):
+    reported, while the service stays ready."""
+
+
 def _route_template(app: ASGIApp, scope: Scope) -> str:
     """The matched route's path template: bounded label cardinality for metrics."""
     for route in getattr(app, "routes", []):
@@ -147,11 +152,15 @@ def create_app(
             try:
                 await check()
                 results[name] = "ok"
+            except Degraded as exc:
+                results[name] = f"degraded: {exc}"[:300]
             except Exception as exc:
                 ok = False
                 results[name] = f"failing: {exc}"[:300]
+        degraded = any(r.startswith("degraded") for r in results.values())
+        status = ("degraded" if degraded else "ready") if ok else "not ready"
         return JSONResponse(
-            {"status": "ready" if ok else "not ready", "checks": results},
+            {"status": status, "checks": results},
             status_code=200 if ok else 503,
         )
 

@@ -1,6 +1,8 @@
 """Running a service's Alembic migrations from code (`python -m <service> migrate`).
 
-Migrations run on asyncpg like the service itself, so no second database driver is installed.
+Every service shares one Alembic environment (`servicekit/alembic/env.py`); its own versions
+live inside its package (`<service>/migrations/`), so an installed wheel carries them and no
+image needs to be told where they are. Migrations run on asyncpg like the service itself.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -16,11 +18,20 @@ from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
+from events.tables import metadata as bus_tables
 
-def alembic_config(migrations_dir: Path, database_url: str) -> Config:
-    """An Alembic config without an ini file: the script location and URL come from settings."""
+if TYPE_CHECKING:
+    from servicekit.service import Service
+
+ENVIRONMENT = Path(__file__).resolve().parent / "alembic"
+
+
+def alembic_config(versions: Path, database_url: str, target: Sequence[MetaData] = ()) -> Config:
+    """An Alembic config without an ini file: the shared environment, the service's versions."""
     config = Config()
-    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("script_location", str(ENVIRONMENT))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", str(versions))
     url = make_url(database_url)
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+asyncpg")
@@ -28,23 +39,33 @@ def alembic_config(migrations_dir: Path, database_url: str) -> Config:
     config.set_main_option(
         "sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%")
     )
+    config.attributes["target_metadata"] = list(target)
     return config
 
 
-def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(migrations_dir, database_url), revision)
+def service_config(service: Service[Any], database_url: str) -> Config:
+    from sqlmodel import SQLModel
+
+    service.load_models()
+    # The bus's tables are listed so that autogenerate knows them and leaves them alone.
+    return alembic_config(service.migrations_dir(), database_url, [SQLModel.metadata, bus_tables])
 
 
-def downgrade(migrations_dir: Path, database_url: str, revision: str = "base") -> None:
-    command.downgrade(alembic_config(migrations_dir, database_url), revision)
+def upgrade(service: Service[Any], database_url: str, revision: str = "head") -> None:
+    command.upgrade(service_config(service, database_url), revision)
+
+
+def downgrade(service: Service[Any], database_url: str, revision: str = "base") -> None:
+    command.downgrade(service_config(service, database_url), revision)
+
+
+def revision(service: Service[Any], database_url: str, message: str) -> None:
+    """Autogenerate a new version from the models against an up-to-date database."""
+    command.revision(service_config(service, database_url), message=message, autogenerate=True)
 
 
 def run_env(context: Any, target_metadata: MetaData | Sequence[MetaData]) -> None:
-    """The body of every service's migrations/env.py.
-
-    Pass the bus's tables too (`events.tables.metadata`) so autogenerate does not propose to
-    drop the outbox and inbox that the first migration created.
-    """
+    """The body of the shared env.py: offline SQL, or online on asyncpg."""
     if context.is_offline_mode():
         context.configure(
             url=context.config.get_main_option("sqlalchemy.url"),

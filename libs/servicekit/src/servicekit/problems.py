@@ -9,48 +9,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from servicekit.errors import TYPE_BASE, DomainError, Problem, ProblemDetails, title_of
+
 MEDIA_TYPE = "application/problem+json"
-TYPE_BASE = "https://portfolio.example/problems/"
 
-_TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    410: "Gone",
-    412: "Precondition failed",
-    413: "Content too large",
-    415: "Unsupported media type",
-    422: "Unprocessable content",
-    428: "Precondition required",
-    429: "Too many requests",
-    500: "Internal server error",
-    503: "Service unavailable",
-}
-
-
-class Problem(Exception):
-    """Raise from a route or handler to answer with problem details."""
-
-    def __init__(
-        self,
-        status: int,
-        slug: str,
-        detail: str,
-        *,
-        title: str | None = None,
-        headers: dict[str, str] | None = None,
-        **extensions: Any,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.type = TYPE_BASE + slug
-        self.title = title or _TITLES.get(status, "Error")
-        self.detail = detail
-        self.headers = headers or {}
-        self.extensions = extensions
+__all__ = ["MEDIA_TYPE", "Problem", "install_problem_handlers", "problem_response", "responses"]
 
 
 def problem_response(
@@ -70,20 +33,53 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def _respond(details: ProblemDetails, instance: str) -> JSONResponse:
+    return problem_response(
+        details.status,
+        type_=details.type,
+        title=details.title,
+        detail=details.detail,
+        instance=instance,
+        headers=details.headers,
+        **details.extensions,
+    )
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri-reference"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+def responses(*errors: type[DomainError] | int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route: each error's status documented as problem+json."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        status = error if isinstance(error, int) else error.status
+        titles = out.get(status, {}).get("description", "")
+        title = title_of(status) if isinstance(error, int) else error.title
+        description = f"{titles}; {title}" if titles and title not in titles else title
+        out[status] = {
+            "description": description,
+            "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+        }
+    return out
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Map every error a request can meet to problem details."""
 
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(
-            exc.status,
-            type_=exc.type,
-            title=exc.title,
-            detail=exc.detail,
-            instance=request.url.path,
-            headers=exc.headers,
-            **exc.extensions,
-        )
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return _respond(exc.problem(), request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -111,7 +107,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             exc.status_code,
             type_="about:blank",
-            title=_TITLES.get(exc.status_code, "Error"),
+            title=title_of(exc.status_code),
             detail=str(exc.detail),
             instance=request.url.path,
             headers=dict(exc.headers or {}),

@@ -1,91 +1,113 @@
-"""How every service's processes run: an app whose lifespan owns the bus runtime.
+"""How every service's processes run, from its declaration.
 
-- `api`: the service's HTTP app; its bus runtime only relays the outbox (requests write events).
-- `worker`: a small ops app (health, readiness, metrics) whose runtime consumes and relays.
-- `all`: the HTTP app with the consuming runtime, for local runs.
-uvicorn owns signal handling: on SIGTERM it stops accepting, the lifespan drains the consumer and
-stops the relay after its batch, then the process exits.
+- `api`: the HTTP app; its bus runtime relays the outbox (requests write events) and consumes
+  nothing.
+- `worker`: a small ops app (health, readiness, metrics) whose runtime consumes and relays, with
+  the service's periodic jobs and extra listeners beside it.
+- `all`: the HTTP app with everything the worker runs, for local runs.
+
+Components start in order and stop in reverse (the bus before the jobs that publish through it
+would be wrong: jobs stop first, then listeners, then the bus, then the container's clients and
+engine). uvicorn owns signal handling: on SIGTERM it stops accepting, the lifespan drains the
+consumer and stops the relay after its batch, then the process exits.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.runtime import BusRuntime
+from servicekit.container import ServiceContainer
 from servicekit.health import bus_check, database_check
 from servicekit.http import ReadinessCheck, create_app
+from servicekit.jobs import JobRunner
+from servicekit.service import Component, Service
 
-Closer = Callable[[], Awaitable[Any]]
+
+def _components(
+    service: Service[Any], container: ServiceContainer, *, consume: bool, role: str
+) -> tuple[BusRuntime, list[Component]]:
+    runtime = BusRuntime(
+        service=service.name,
+        settings=container.settings.bus,
+        engine=container.engine,
+        router=service.router(container) if consume else None,
+        role=role,
+    )
+    components: list[Component] = [runtime]
+    if consume:
+        for listener in service.listeners:
+            built = listener.build(container)
+            if built is not None:
+                components.append(built)
+        if service.jobs:
+            settings = container.settings
+            components.append(
+                JobRunner(
+                    [
+                        (job.name, container.bound(job.run), job.every(settings).total_seconds())
+                        for job in service.jobs
+                    ]
+                )
+            )
+    return runtime, components
 
 
-def lifespan(
-    runtime: BusRuntime | None,
-    *,
-    on_start: list[Callable[[], Awaitable[Any]]] | None = None,
-    on_stop: list[Closer] | None = None,
-) -> Callable[[FastAPI], Any]:
-    """A lifespan that starts `runtime` (and extra starters) and stops all in reverse order."""
-
+def _lifespan(container: ServiceContainer, components: list[Component]) -> Callable[[FastAPI], Any]:
     @asynccontextmanager
     async def run(_: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            for closer in on_stop or []:
-                stack.push_async_callback(closer)
-            for starter in on_start or []:
-                await starter()
-            if runtime is not None:
-                await runtime.start()
-                stack.push_async_callback(runtime.stop)
+            stack.push_async_callback(container.close)  # last out: adapters and the engine
+            for component in components:
+                await component.start()
+                stack.push_async_callback(component.stop)
             yield
 
     return run
 
 
-def _readiness(engine: AsyncEngine, runtime: BusRuntime) -> dict[str, ReadinessCheck]:
-    return {"database": database_check(engine), "broker": bus_check(runtime)}
+def _readiness(
+    service: Service[Any], container: ServiceContainer, runtime: BusRuntime
+) -> dict[str, ReadinessCheck]:
+    checks = {"database": database_check(container.engine), "broker": bus_check(runtime)}
+    if service.backends is not None:
+        checks.update(service.backends(container))
+    return checks
 
 
-def service_app(
-    *,
-    title: str,
-    description: str,
-    runtime: BusRuntime,
-    engine: AsyncEngine,
-    include_routes: Callable[[FastAPI], None],
-    state: dict[str, Any],
-    on_start: list[Callable[[], Awaitable[Any]]] | None = None,
-    on_stop: list[Closer] | None = None,
+def api_app(
+    service: Service[Any], container: ServiceContainer, *, consume: bool = False
 ) -> FastAPI:
-    """A service's HTTP API; its runtime relays the outbox (and consumes too in `all` mode)."""
-    app = create_app(
-        title=title,
-        description=description,
-        lifespan=lifespan(runtime, on_start=on_start, on_stop=on_stop),
-        readiness=_readiness(engine, runtime),
+    """The service's HTTP API; with `consume`, the worker's components run in it too (`all`)."""
+    runtime, components = _components(
+        service, container, consume=consume, role="all" if consume else "api"
     )
-    for key, value in state.items():
-        setattr(app.state, key, value)
-    include_routes(app)
+    app = create_app(
+        title=service.name,
+        description=service.description,
+        lifespan=_lifespan(container, components),
+        readiness=_readiness(service, container, runtime),
+    )
+    app.state.container = container
+    app.state.components = components
+    for router in service.routers:
+        app.include_router(router)
     return app
 
 
-def worker_app(
-    *,
-    title: str,
-    runtime: BusRuntime,
-    engine: AsyncEngine,
-    on_start: list[Callable[[], Awaitable[Any]]] | None = None,
-    on_stop: list[Closer] | None = None,
-) -> FastAPI:
+def worker_app(service: Service[Any], container: ServiceContainer) -> FastAPI:
     """The worker's HTTP face: /healthz, /readyz and /metrics only."""
-    return create_app(
-        title=f"{title} worker",
+    runtime, components = _components(service, container, consume=True, role="worker")
+    app = create_app(
+        title=f"{service.name} worker",
         description="Health, readiness and metrics of the event consumer.",
-        lifespan=lifespan(runtime, on_start=on_start, on_stop=on_stop),
-        readiness=_readiness(engine, runtime),
+        lifespan=_lifespan(container, components),
+        readiness=_readiness(service, container, runtime),
     )
+    app.state.container = container
+    app.state.components = components
+    return app

@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
     bus: BusSettings = Field(default_factory=BusSettings)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    worker_port: int = Field(
+        default=9000, ge=0, le=65535, description="The worker's health, readiness and metrics."
+    )
 
     secret_fields: tuple[str, ...] = ()
     """Names of fields whose defaults are development values, refused outside dev."""

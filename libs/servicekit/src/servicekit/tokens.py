@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import jwt
-from fastapi import Header, Request
 
-from servicekit.problems import Problem
+from servicekit.errors import DomainError
 
 ALGORITHM = "EdDSA"
 
@@ -145,38 +144,25 @@ def _parse_keys(keys: Any) -> dict[str, jwt.PyJWK]:
     return parsed
 
 
+class Unauthenticated(DomainError):
+    status, slug, title = 401, "unauthenticated", "Unauthorized"
+    detail = "Send an access token: Authorization: Bearer <token>."
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="portfolio"'}
+
+
+class InvalidToken(DomainError):
+    status, slug, title = 401, "invalid-token", "Unauthorized"
+    detail = "The access token is not valid."
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="portfolio", error="invalid_token"'}
+
+
 def bearer_token(authorization: str | None) -> str:
     """The token of an `Authorization: Bearer` header, or a 401 problem saying how to send one."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(
-            401,
-            "unauthenticated",
-            "Send an access token: Authorization: Bearer <token>.",
-            headers={"WWW-Authenticate": 'Bearer realm="portfolio"'},
-        )
+        raise Unauthenticated()
     return token.strip()
-
-
-def bearer(verifier: Callable[[Request], JwksVerifier]) -> Callable[..., Awaitable[Claims]]:
-    """A FastAPI dependency: the verified claims of the request's bearer token, or a 401.
-
-    `verifier` finds the service's verifier from the request (usually on `app.state`).
-    """
-
-    async def dependency(
-        request: Request,
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> Claims:
-        token = bearer_token(authorization)
-        try:
-            return await verifier(request).verify(token)
-        except TokenInvalid as exc:
-            raise Problem(
-                401,
-                "invalid-token",
-                str(exc),
-                headers={"WWW-Authenticate": 'Bearer realm="portfolio", error="invalid_token"'},
-            ) from exc
-
-    return dependency

@@ -148,5 +148,5 @@ class PasswordHasher:
     def needs_rehash(self, password_hash: str) -> bool:
         return self._argon2.check_needs_rehash(password_hash)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         self._pool.shutdown(wait=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import SecretStr
@@ -16,10 +16,16 @@ from events import Event
 from events.contracts import UserVerificationRequestedV1
 from events.settings import BusSettings
 from events.testing import drain_outbox
-from servicekit import entrypoint
 
-MIGRATIONS = entrypoint.migrations_dir("auth", __file__)
+if TYPE_CHECKING:
+    from devkit.platform import LocalRun
+
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test fixture, not a secret
+
+
+def local_env(run: LocalRun) -> dict[str, str]:
+    """Auth's own settings for a local run (devkit.platform): fresh signing keys each run."""
+    return {"SIGNING_KEYS": signing_keys_env()}
 
 
 def signing_keys_env(count: int = 1) -> str:

@@ -16,25 +16,25 @@ from events import UnitOfWork
 
 
 class Users:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
 
     async def get(self, user_id: uuid.UUID, *, lock: bool = False) -> User | None:
         query = select(User).where(User.id == user_id)
         if lock:
             query = query.with_for_update()
-        return (await self.session.exec(query)).first()
+        return (await self.db.exec(query)).first()
 
     async def by_email_key(self, email_key: str, *, lock: bool = False) -> User | None:
         query = select(User).where(User.email_key == email_key)
         if lock:
             query = query.with_for_update()
-        return (await self.session.exec(query)).first()
+        return (await self.db.exec(query)).first()
 
 
 class VerificationTokens:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
 
     async def by_hash(self, token_hash: str) -> VerificationToken | None:
         query = (
@@ -42,7 +42,7 @@ class VerificationTokens:
             .where(VerificationToken.token_hash == token_hash)
             .with_for_update()
         )
-        return (await self.session.exec(query)).first()
+        return (await self.db.exec(query)).first()
 
     async def issued_since(self, user_id: uuid.UUID, since: datetime) -> list[VerificationToken]:
         query = (
@@ -50,7 +50,7 @@ class VerificationTokens:
             .where(VerificationToken.user_id == user_id, VerificationToken.created_at >= since)
             .order_by(col(VerificationToken.created_at).desc())
         )
-        return list((await self.session.exec(query)).all())
+        return list((await self.db.exec(query)).all())
 
     async def open_for(self, user_id: uuid.UUID) -> list[VerificationToken]:
         query = select(VerificationToken).where(
@@ -58,30 +58,30 @@ class VerificationTokens:
             col(VerificationToken.used_at).is_(None),
             col(VerificationToken.superseded_at).is_(None),
         )
-        return list((await self.session.exec(query)).all())
+        return list((await self.db.exec(query)).all())
 
 
 class Sessions:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
 
     async def get(self, session_id: uuid.UUID, *, lock: bool = False) -> Session | None:
         query = select(Session).where(Session.id == session_id)
         if lock:
             query = query.with_for_update()
-        return (await self.session.exec(query)).first()
+        return (await self.db.exec(query)).first()
 
     async def refresh_token(self, token_hash: str) -> RefreshToken | None:
         query = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
-        return (await self.session.exec(query)).first()
+        return (await self.db.exec(query)).first()
 
 
 class LoginAttempts:
     # Namespaces of the two-key advisory locks, so an account and an address never collide.
     _ACCOUNT_LOCK, _ADDRESS_LOCK = 1, 2
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
 
     async def lock(self, email_key: str, address: str) -> None:
         """Serialise throttle decisions per account and per address until the transaction ends.
@@ -89,7 +89,7 @@ class LoginAttempts:
         Every login takes the account lock before the address lock, so two logins never wait on
         each other in a cycle. A hash collision only serialises two unrelated keys, briefly.
         """
-        connection = await self.session.connection()  # the unit of work's transaction
+        connection = await self.db.connection()  # the unit of work's transaction
         for namespace, key in ((self._ACCOUNT_LOCK, email_key), (self._ADDRESS_LOCK, address)):
             await connection.execute(
                 text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:key))"),
@@ -116,18 +116,18 @@ class LoginAttempts:
             query = query.where(LoginAttempt.email_key == email_key)
         if address is not None:
             query = query.where(LoginAttempt.client_address == address)
-        return [(outcome, at) for outcome, at in (await self.session.exec(query)).all()]
+        return [(outcome, at) for outcome, at in (await self.db.exec(query)).all()]
 
     async def add(self, attempt: LoginAttempt) -> LoginAttempt:
-        self.session.add(attempt)
-        await self.session.flush()  # the id, to settle the attempt later
+        self.db.add(attempt)
+        await self.db.flush()  # the id, to settle the attempt later
         return attempt
 
     async def settle(
         self, attempt_id: int, outcome: str, *, user_id: uuid.UUID | None, first_login: bool = False
     ) -> None:
         """Record how an attempt that was `in_progress` ended."""
-        await self.session.exec(
+        await self.db.exec(
             update(LoginAttempt)
             .where(col(LoginAttempt.id) == attempt_id)
             .values(outcome=outcome, user_id=user_id, first_login=first_login)
@@ -137,11 +137,11 @@ class LoginAttempts:
 class Retention:
     """Deletes what no one needs any more; each method returns how many rows went."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
 
     async def _delete(self, statement: Delete) -> int:
-        result = await self.session.exec(statement)
+        result = await self.db.exec(statement)
         return int(result.rowcount or 0)
 
     async def login_attempts_before(self, cutoff: datetime) -> int:
@@ -182,9 +182,9 @@ class AuthUnitOfWork(UnitOfWork):
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
-        self.users = Users(self.session)
-        self.tokens = VerificationTokens(self.session)
-        self.sessions = Sessions(self.session)
-        self.attempts = LoginAttempts(self.session)
-        self.retention = Retention(self.session)
+        self.users = Users(self.db)
+        self.tokens = VerificationTokens(self.db)
+        self.sessions = Sessions(self.db)
+        self.attempts = LoginAttempts(self.db)
+        self.retention = Retention(self.db)
         return self

@@ -1,25 +1,7 @@
-"""`python -m notify api|worker|migrate|all`: the entry points the image runs."""
+"""`python -m notify api|worker|all|migrate`: the entry points the image runs."""
 
-from __future__ import annotations
-
-import sys
-
-from notify import bootstrap
-from notify.config import Settings
-from servicekit import entrypoint
-
-
-def main(argv: list[str] | None = None) -> int:
-    return entrypoint.main(
-        service="notify",
-        settings=Settings,
-        build=bootstrap.build,
-        api_app=bootstrap.api_app,
-        worker_app=bootstrap.worker_app,
-        migrations_path=entrypoint.migrations_dir("notify", __file__),
-        argv=argv,
-    )
-
+from notify.bootstrap import SERVICE
+from servicekit.entrypoint import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main(SERVICE))

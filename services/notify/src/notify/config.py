@@ -8,6 +8,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from servicekit.caller import TokenSettings
 from servicekit.settings import ServiceSettings
 
 
@@ -66,9 +67,7 @@ class Settings(ServiceSettings):
         description="How long a delivery owns an email it is sending before another may retry.",
     )
 
-    jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
-    issuer: str = "portfolio-auth"
-    audience: str = "portfolio"
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
 
     @model_validator(mode="after")
     def _transport_configured(self) -> Self:

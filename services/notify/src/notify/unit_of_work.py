@@ -16,8 +16,8 @@ from notify.models import Email, ProviderEvent, Suppression
 
 
 class Emails:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
 
     async def for_cause(self, cause_event_id: uuid.UUID, template: str) -> Email | None:
         query = (
@@ -25,17 +25,17 @@ class Emails:
             .where(Email.cause_event_id == cause_event_id, Email.template == template)
             .with_for_update()
         )
-        return (await self.session.exec(query)).first()
+        return (await self.db.exec(query)).first()
 
     async def by_provider_message_id(self, provider_message_id: str) -> Email | None:
         query = (
             select(Email).where(Email.provider_message_id == provider_message_id).with_for_update()
         )
-        return (await self.session.exec(query)).first()
+        return (await self.db.exec(query)).first()
 
     async def by_message_id(self, message_id: str) -> Email | None:
         query = select(Email).where(Email.message_id == message_id).with_for_update()
-        return (await self.session.exec(query)).first()
+        return (await self.db.exec(query)).first()
 
     async def ever_sent_to(self, address_key: str) -> bool:
         """Whether we tried at least once to hand mail for this address to a transport."""
@@ -44,7 +44,7 @@ class Emails:
             .where(func.lower(col(Email.recipient)) == address_key, col(Email.attempts) > 0)
             .limit(1)
         )
-        return (await self.session.exec(query)).first() is not None
+        return (await self.db.exec(query)).first() is not None
 
     async def of_user(self, user_id: uuid.UUID, limit: int = 50) -> list[Email]:
         query = (
@@ -53,19 +53,19 @@ class Emails:
             .order_by(col(Email.created_at).desc())
             .limit(limit)
         )
-        return list((await self.session.exec(query)).all())
+        return list((await self.db.exec(query)).all())
 
 
 class Suppressions:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
 
     async def get(self, address_key: str) -> Suppression | None:
-        return await self.session.get(Suppression, address_key)
+        return await self.db.get(Suppression, address_key)
 
     async def add(self, address_key: str, reason: str, detail: str | None, at: datetime) -> bool:
         """Suppress an address; False if it already was (the first reason is kept)."""
-        result = await self.session.exec(
+        result = await self.db.exec(
             insert(Suppression)
             .values(address_key=address_key, reason=reason, detail=detail, created_at=at)
             .on_conflict_do_nothing()
@@ -75,12 +75,12 @@ class Suppressions:
 
 
 class ProviderEvents:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
 
     async def first_time(self, source: str, event_id: str, at: datetime) -> bool:
         """Record a provider's event id; False when it was handled before (at-least-once)."""
-        result = await self.session.exec(
+        result = await self.db.exec(
             insert(ProviderEvent)
             .values(source=source, event_id=event_id, received_at=at)
             .on_conflict_do_nothing()
@@ -96,7 +96,7 @@ class NotifyUnitOfWork(UnitOfWork):
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
-        self.emails = Emails(self.session)
-        self.suppressions = Suppressions(self.session)
-        self.provider_events = ProviderEvents(self.session)
+        self.emails = Emails(self.db)
+        self.suppressions = Suppressions(self.db)
+        self.provider_events = ProviderEvents(self.db)
         return self

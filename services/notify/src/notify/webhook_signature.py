@@ -13,16 +13,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from notify.errors import SignatureInvalid, SignatureMissing
+
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
 
-class SignatureMissing(Exception):
-    pass
-
-
-class SignatureInvalid(Exception):
-    pass
+__all__ = ["SignatureInvalid", "SignatureMissing", "load_public_key", "verify"]
 
 
 def load_public_key(base64_der: str) -> ec.EllipticCurvePublicKey:

@@ -14,6 +14,7 @@ class UserRegisteredV1(EventData):
     """A person registered; their account is pending until the email is verified."""
 
     event_type: ClassVar[str] = "user.registered.v1"
+    producer: ClassVar[str] = "auth"
 
     user_id: uuid.UUID
     email: str = Field(description="Normalised email address (lower-cased domain).")
@@ -29,6 +30,7 @@ class UserVerificationRequestedV1(EventData):
     """
 
     event_type: ClassVar[str] = "user.verification_requested.v1"
+    producer: ClassVar[str] = "auth"
 
     user_id: uuid.UUID
     email: str
@@ -41,6 +43,7 @@ class UserVerifiedV1(EventData):
     """The user followed the verification link: the account is active."""
 
     event_type: ClassVar[str] = "user.verified.v1"
+    producer: ClassVar[str] = "auth"
 
     user_id: uuid.UUID
     email: str
@@ -52,6 +55,7 @@ class UserLoggedInV1(EventData):
     """A successful login; `first_login` is true exactly once per account."""
 
     event_type: ClassVar[str] = "user.logged_in.v1"
+    producer: ClassVar[str] = "auth"
 
     user_id: uuid.UUID
     email: str

@@ -27,6 +27,7 @@ class MediaUploadedV1(EventData):
     """An original was stored and awaits processing (the media worker consumes this)."""
 
     event_type: ClassVar[str] = "media.uploaded.v1"
+    producer: ClassVar[str] = "media"
 
     media_id: uuid.UUID
     owner_id: uuid.UUID
@@ -43,6 +44,7 @@ class MediaProcessedV1(EventData):
     """All variants of an upload are stored."""
 
     event_type: ClassVar[str] = "media.processed.v1"
+    producer: ClassVar[str] = "media"
 
     media_id: uuid.UUID
     owner_id: uuid.UUID
@@ -56,6 +58,7 @@ class MediaFailedV1(EventData):
     """An upload could not be processed (not an image, too large, corrupt)."""
 
     event_type: ClassVar[str] = "media.failed.v1"
+    producer: ClassVar[str] = "media"
 
     media_id: uuid.UUID
     owner_id: uuid.UUID

@@ -14,6 +14,7 @@ class EmailSentV1(EventData):
     """The provider accepted an email for delivery."""
 
     event_type: ClassVar[str] = "email.sent.v1"
+    producer: ClassVar[str] = "notify"
 
     email_id: uuid.UUID
     recipient: str
@@ -29,6 +30,7 @@ class EmailFailedV1(EventData):
     """An email will not be delivered: refused for good, retries exhausted, or suppressed."""
 
     event_type: ClassVar[str] = "email.failed.v1"
+    producer: ClassVar[str] = "notify"
 
     email_id: uuid.UUID | None = None
     recipient: str
@@ -44,6 +46,7 @@ class EmailBouncedV1(EventData):
     """A recipient address bounced or complained; it is now suppressed."""
 
     event_type: ClassVar[str] = "email.bounced.v1"
+    producer: ClassVar[str] = "notify"
 
     recipient: str
     kind: Literal["bounce", "spamreport", "dsn"]

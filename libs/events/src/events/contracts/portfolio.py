@@ -20,6 +20,7 @@ class PortfolioCreatedV1(EventData):
     """A portfolio was created."""
 
     event_type: ClassVar[str] = "portfolio.created.v1"
+    producer: ClassVar[str] = "portfolio"
 
     portfolio_id: uuid.UUID
     owner_id: uuid.UUID
@@ -36,6 +37,7 @@ class PortfolioUpdatedV1(EventData):
     """A portfolio's attributes changed; the event carries the whole new state."""
 
     event_type: ClassVar[str] = "portfolio.updated.v1"
+    producer: ClassVar[str] = "portfolio"
 
     portfolio_id: uuid.UUID
     owner_id: uuid.UUID
@@ -52,6 +54,7 @@ class PortfolioDeletedV1(EventData):
     """A portfolio was (soft) deleted; its media may be purged."""
 
     event_type: ClassVar[str] = "portfolio.deleted.v1"
+    producer: ClassVar[str] = "portfolio"
 
     portfolio_id: uuid.UUID
     owner_id: uuid.UUID
@@ -63,6 +66,7 @@ class PortfolioItemAddedV1(EventData):
     """An item was added to a portfolio."""
 
     event_type: ClassVar[str] = "portfolio.item_added.v1"
+    producer: ClassVar[str] = "portfolio"
 
     portfolio_id: uuid.UUID
     item_id: uuid.UUID
@@ -79,6 +83,7 @@ class PortfolioItemRemovedV1(EventData):
     """An item was removed from a portfolio."""
 
     event_type: ClassVar[str] = "portfolio.item_removed.v1"
+    producer: ClassVar[str] = "portfolio"
 
     portfolio_id: uuid.UUID
     item_id: uuid.UUID

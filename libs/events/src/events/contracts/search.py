@@ -14,6 +14,7 @@ class SearchIndexedV1(EventData):
     """A document reached the search index (optional: published only once a consumer binds it)."""
 
     event_type: ClassVar[str] = "search.indexed.v1"
+    producer: ClassVar[str] = "search"
 
     document_id: uuid.UUID
     kind: Literal["portfolio", "item"]

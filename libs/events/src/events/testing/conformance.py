@@ -22,12 +22,11 @@ from events.contracts import UserLoggedInV1, UserRegisteredV1, UserVerifiedV1
 from events.dlq import DeadLetterQueues
 from events.envelope import Event, EventData
 from events.errors import ContractViolation, PermanentError, Unroutable
-from events.infra import wait_for
 from events.publisher import RabbitPublisher
 from events.retry import RetryPolicy
 from events.routing import Delivery, Router
 from events.settings import BusSettings
-from events.testing import InMemoryBus, example_event
+from events.testing import InMemoryBus, example_event, wait_for
 
 FAST = RetryPolicy(
     delays=(timedelta(milliseconds=20), timedelta(milliseconds=40)), immediate=0, jitter=0

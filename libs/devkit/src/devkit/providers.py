@@ -14,17 +14,16 @@ import os
 import subprocess
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import asyncpg
 import boto3
 
-from events import infra
-from events.infra import free_port
+from devkit import servers
+from devkit.servers import free_port
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = servers.repo_root()
 
 IMAGES = {
     "rabbitmq": os.environ.get("E2E_IMAGE_RABBITMQ", "rabbitmq:3.13-management"),
@@ -90,8 +89,8 @@ class LocalProvider:
         self._moto: Any = None
 
     def start(self) -> Infra:
-        amqp_down = not _reachable(infra.amqp_url(), 5672)
-        pg_down = not _reachable(infra.postgres_url(), 5432)
+        amqp_down = not _reachable(servers.amqp_url(), 5672)
+        pg_down = not _reachable(servers.postgres_url(), 5432)
         if amqp_down or pg_down:
             done = subprocess.run(
                 ["bash", str(ROOT / "scripts" / "infra.sh")],
@@ -103,8 +102,8 @@ class LocalProvider:
                 raise ProviderUnavailable(
                     "local provider: could not start PostgreSQL/RabbitMQ: " + done.stderr.strip()
                 )
-        infra.require_rabbitmq()
-        infra.require_postgres()
+        servers.require_rabbitmq()
+        servers.require_postgres()
         from moto.server import ThreadedMotoServer
 
         port = free_port()
@@ -112,8 +111,8 @@ class LocalProvider:
         self._moto.start()
         return Infra(
             provider=self.name,
-            amqp_url=infra.amqp_url(),
-            postgres_url=infra.postgres_url(),
+            amqp_url=servers.amqp_url(),
+            postgres_url=servers.postgres_url(),
             s3=S3(f"http://127.0.0.1:{port}", "e2e-access", "e2e-secret"),
             notes=["S3 is moto's standalone server; search uses PostgreSQL full-text search"],
         )
@@ -123,18 +122,18 @@ class LocalProvider:
             self._moto.stop()
 
     def create_vhost(self, name: str) -> None:
-        user = urlsplit(infra.amqp_url()).username or "guest"
-        infra.rabbitmqctl("add_vhost", name)
-        infra.rabbitmqctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
+        user = urlsplit(servers.amqp_url()).username or "guest"
+        servers.rabbitmqctl("add_vhost", name)
+        servers.rabbitmqctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
 
     def delete_vhost(self, name: str) -> None:
-        infra.rabbitmqctl("delete_vhost", name)
+        servers.rabbitmqctl("delete_vhost", name)
 
     def vhosts(self) -> list[str]:
-        return infra.rabbitmqctl("list_vhosts", "name", "--no-table-headers").split()
+        return servers.rabbitmqctl("list_vhosts", "name", "--no-table-headers").split()
 
     def close_connections(self, vhost: str) -> None:
-        infra.close_connections(vhost)
+        servers.close_connections(vhost)
 
 
 class ContainersProvider:
@@ -272,7 +271,7 @@ def choose(mode: str | None = None) -> Provider:
 
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
-    return infra.port_open(parts.hostname or "127.0.0.1", parts.port or default_port)
+    return servers.port_open(parts.hostname or "127.0.0.1", parts.port or default_port)
 
 
 async def allocate(
@@ -296,7 +295,7 @@ async def allocate(
             name = f"e2e_{run_id}_{service}"
             if not (reuse and name in existing):
                 await conn.execute(f'CREATE DATABASE "{name}"')
-            databases[service] = infra.with_database(_plain(base.postgres_url), name)
+            databases[service] = servers.with_database(_plain(base.postgres_url), name)
     finally:
         await conn.close()
     bucket = f"e2e-{run_id}"
@@ -304,7 +303,7 @@ async def allocate(
         _s3_client(base.s3).create_bucket(Bucket=bucket)
     return RunResources(
         run_id=run_id,
-        amqp_url=infra.with_vhost(base.amqp_url, vhost),
+        amqp_url=servers.with_vhost(base.amqp_url, vhost),
         databases=databases,
         bucket=bucket,
         s3=base.s3,

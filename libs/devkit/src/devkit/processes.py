@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from events.infra import wait_for
+from events.testing import wait_for
 
 
 class ProcessFailed(AssertionError):

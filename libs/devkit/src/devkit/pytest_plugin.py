@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from pydantic import SecretStr
 
-from events import infra
+from devkit import servers as infra
 from events.settings import BusSettings
 
 

@@ -1,4 +1,4 @@
-"""Finding, starting and isolating the local servers tests and e2e runs need.
+"""Finding and isolating the local servers tests and e2e runs need (PostgreSQL, RabbitMQ).
 
 A test that needs a server finds it here, and fails with a message that says what is missing and
 how to start it; it never skips.
@@ -6,16 +6,12 @@ how to start it; it never skips.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import socket
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -88,7 +84,7 @@ def rabbitmqctl(*args: str, timeout: float = 60) -> str:
     exe = shutil.which("rabbitmqctl")
     if exe is None:
         raise InfraMissing("rabbitmqctl is not installed: it is needed to create test vhosts")
-    done = subprocess.run(  # noqa: S603 - fixed executable, arguments built by this module
+    done = subprocess.run(
         [exe, "-q", *args], capture_output=True, text=True, timeout=timeout, check=False
     )
     if done.returncode != 0:
@@ -133,27 +129,6 @@ async def drop_database(url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
-
-
-async def wait_for(
-    predicate: Callable[[], bool | Coroutine[Any, Any, bool]],
-    *,
-    timeout: float = 10.0,
-    interval: float = 0.02,
-    message: str | Callable[[], str] = "condition not met",
-) -> None:
-    """Wait until `predicate` holds, or fail after `timeout` seconds saying what was awaited."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            text = message() if callable(message) else message
-            raise AssertionError(f"timed out after {timeout}s: {text}")
-        await asyncio.sleep(interval)
 
 
 def repo_root() -> Path:

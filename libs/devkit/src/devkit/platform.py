@@ -1,0 +1,183 @@
+"""The platform of one run on this machine: infrastructure from a provider, then every service's
+migrate, api and worker as processes (the entry points the images run), an SMTP catcher the
+tests read back, and a local Sentry endpoint.
+
+Services are found from the catalog and their declarations (`<name>.bootstrap.SERVICE`), so a
+new service needs no list to be edited here: what it `needs` (smtp, s3, redis, ...) is provided
+by convention, and its `testing.local_env(run)` adds what is its own (signing keys, addresses).
+`python -m devkit.platform` runs it for a person (`just up`): fixed ports, until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devkit import providers
+from devkit.processes import ServiceProcess
+from devkit.servers import free_port
+from devkit.smtp import SmtpServer
+from events.catalog import CATALOG
+from events.testing import SentryCapture
+from servicekit.service import Service
+
+LOG_ROOT = providers.ROOT / ".e2e"
+# The email policy (1 min .. 6 h) shrunk 3000 times: 20 ms .. 7.2 s, a 29 s budget.
+E2E_RETRY_SCALE = float(os.environ.get("E2E_RETRY_TIME_SCALE", str(1 / 3000)))
+START_ORDER = ("auth",)
+"""Started first: the others verify tokens with auth's keys."""
+
+
+def declarations() -> list[Service[Any]]:
+    """Every service the catalog names whose package is installed, auth first."""
+    found: list[Service[Any]] = []
+    for name in CATALOG.services():
+        try:
+            module = importlib.import_module(f"{name}.bootstrap")
+        except ModuleNotFoundError as exc:
+            if exc.name in (name, f"{name}.bootstrap"):
+                continue  # declared in the catalog, not built yet
+            raise
+        found.append(module.SERVICE)
+    return sorted(found, key=lambda s: (s.name not in START_ORDER, s.name))
+
+
+@dataclass
+class LocalRun:
+    """What a service's `testing.local_env` may read to build its own settings."""
+
+    platform: Platform
+    service: Service[Any]
+
+    @property
+    def dev(self) -> bool:
+        return self.platform.dev
+
+    def url(self, service: str) -> str:
+        return self.platform.url(service)
+
+    def free_port(self, dev_port: int) -> int:
+        return dev_port if self.platform.dev else free_port()
+
+
+@dataclass
+class Platform:
+    provider: providers.Provider
+    retry_time_scale: float = E2E_RETRY_SCALE
+    dev: bool = False
+    only: tuple[str, ...] | None = None
+    base: providers.Infra | None = None
+    run: providers.RunResources | None = None
+    services: list[Service[Any]] = field(default_factory=list)
+    ports: dict[str, tuple[int, int]] = field(default_factory=dict)
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    smtp: SmtpServer = field(init=False)
+    sentry: SentryCapture = field(init=False)
+    _sentry_running: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.smtp = SmtpServer(port=1025 if self.dev else 0)
+        self.sentry = SentryCapture()
+
+    @property
+    def log_dir(self) -> Path:
+        return LOG_ROOT / (self.run.run_id if self.run else "pending")
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service][0]}"
+
+    def worker(self, service: str) -> ServiceProcess:
+        return self.processes[f"{service}-worker"]
+
+    async def start(self) -> None:
+        self.services = [s for s in declarations() if self.only is None or s.name in self.only]
+        names = [s.name for s in self.services]
+        self.base = await asyncio.to_thread(self.provider.start)
+        self.run = await providers.allocate(
+            self.provider, self.base, names, run_id="dev" if self.dev else None
+        )
+        await self.smtp.start()
+        self.sentry.__enter__()
+        self._sentry_running = True
+        for service in self.services:
+            self.ports[service.name] = service.ports() if self.dev else (free_port(), free_port())
+        try:
+            await asyncio.gather(*(self._migrate(s) for s in self.services))
+            for service in self.services:
+                await self._spawn(service)
+            await asyncio.gather(*(p.wait_ready() for p in self.processes.values()))
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _migrate(self, service: Service[Any]) -> None:
+        log = self.log_dir / f"{service.name}.log"
+        await ServiceProcess(
+            service.name, "migrate", self.env(service), None, log
+        ).run_to_completion()
+
+    async def _spawn(self, service: Service[Any]) -> None:
+        env = self.env(service)
+        for role, port in zip(("api", "worker"), self.ports[service.name], strict=True):
+            log = self.log_dir / f"{service.name}-{role}.log"
+            process = ServiceProcess(service.name, role, env, port, log)
+            self.processes[process.name] = process
+            await process.start()
+
+    def env(self, service: Service[Any]) -> dict[str, str]:
+        """A service's settings, as its container would get them."""
+        assert self.run is not None
+        api_port, worker_port = self.ports[service.name]
+        values = {
+            "ENVIRONMENT": "dev" if self.dev else "test",
+            "DATABASE_URL": self.run.databases[service.name],
+            "BUS__AMQP_URL": self.run.amqp_url,
+            "BUS__EXCHANGE": "events",
+            "BUS__RETRY_TIME_SCALE": str(1 if self.dev else self.retry_time_scale),
+            "BUS__RECONNECT_INTERVAL_S": "0.5",
+            "SENTRY_DSN": self.sentry.dsn,
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(api_port),
+            "WORKER_PORT": str(worker_port),
+            "LOG_JSON": "true",
+            "LOG_LEVEL": "INFO",
+            "TOKENS__JWKS_URL": f"{self.url('auth')}/.well-known/jwks.json",
+        }
+        if "smtp" in service.needs:
+            values |= {
+                "SMTP__HOST": self.smtp.host,
+                "SMTP__PORT": str(self.smtp.port),
+                "SMTP__SECURITY": "none",
+            }
+        values |= _local_env(service, LocalRun(self, service))
+        prefix = service.name.upper() + "_"
+        return {prefix + key: value for key, value in values.items()}
+
+    async def stop(self) -> None:
+        # Workers first: they drain their deliveries while the APIs are still up.
+        for name in sorted(self.processes, key=lambda n: n.endswith("-api")):
+            await self.processes[name].stop()
+        await self.smtp.stop()
+        if self._sentry_running:
+            self.sentry.__exit__(None, None, None)
+            self._sentry_running = False
+        if self.run is not None and self.base is not None and not self.dev:
+            await providers.release(self.provider, self.base, self.run)
+        await asyncio.to_thread(self.provider.stop)
+
+    def logs(self, lines: int = 60) -> str:
+        return "\n\n".join(p.tail(lines) for p in self.processes.values())
+
+
+def _local_env(service: Service[Any], run: LocalRun) -> dict[str, str]:
+    """The service's own settings for a local run, from `<name>.testing.local_env`, if any."""
+    try:
+        testing = importlib.import_module(f"{service.name}.testing")
+    except ModuleNotFoundError:
+        return {}
+    hook = getattr(testing, "local_env", None)
+    return dict(hook(run)) if hook is not None else {}

@@ -1,0 +1,103 @@
+"""What every service's tests share: a migrated database, an HTTP client on the app, a worker
+whose components run in the test's own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from servicekit import migrations
+from servicekit.container import ServiceContainer
+from servicekit.runner import api_app, worker_app
+from servicekit.service import Service
+
+CLIENT_ADDRESS = "203.0.113.7"
+"""Where test requests come from (a documentation address, RFC 5737)."""
+
+
+async def migrate(service: Service[Any], database_url: str) -> str:
+    """Upgrade `database_url` to the service's head revision; returns the URL."""
+    await asyncio.to_thread(migrations.upgrade, service, database_url)
+    return database_url
+
+
+def client(
+    app: FastAPI, *, address: str = CLIENT_ADDRESS, base_url: str = "http://service"
+) -> httpx.AsyncClient:
+    """An HTTP client that calls the app in process (its lifespan is not run: no bus)."""
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url=base_url)
+
+
+def api_client(
+    service: Service[Any], container: ServiceContainer, *, address: str = CLIENT_ADDRESS
+) -> httpx.AsyncClient:
+    return client(api_app(service, container), address=address, base_url=f"http://{service.name}")
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """Run an app's lifespan (bus, jobs, listeners) in this event loop, then stop it all."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@asynccontextmanager
+async def running_worker(
+    service: Service[Any], container: ServiceContainer
+) -> AsyncIterator[FastAPI]:
+    """The service's worker (consumer, relay, jobs, listeners) on real servers; the container
+    is closed when it stops."""
+    async with running(worker_app(service, container)) as app:
+        yield app
+
+
+async def schema_drift(service: Service[Any], database_url: str) -> list[Any]:
+    """What autogenerate would change between a migrated database and the models (want: [])."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import Connection
+    from sqlmodel import SQLModel
+
+    from events.db import create_engine
+    from events.tables import metadata as bus_tables
+
+    service.load_models()
+
+    def differences(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(connection)
+        return list(compare_metadata(context, [SQLModel.metadata, bus_tables]))  # type: ignore[arg-type]
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(differences)
+    finally:
+        await engine.dispose()
+
+
+async def tables_after(service: Service[Any], database_url: str, revision: str) -> set[str]:
+    """The tables left once the database is migrated up or down to `revision`."""
+    from sqlalchemy import Connection, inspect
+
+    from events.db import create_engine
+
+    if revision == "base":
+        await asyncio.to_thread(migrations.downgrade, service, database_url, "base")
+    else:
+        await asyncio.to_thread(migrations.upgrade, service, database_url, revision)
+
+    def tables(connection: Connection) -> set[str]:
+        return set(inspect(connection).get_table_names())
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(tables)
+    finally:
+        await engine.dispose()

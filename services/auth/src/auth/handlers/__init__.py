@@ -1,0 +1,1 @@
+"""Auth's use cases and event handlers, by verb group."""

@@ -1,0 +1,178 @@
+"""Registration and email verification: each state change and its events commit together."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from auth import errors
+from auth.config import Settings
+from auth.emails import normalise
+from auth.handlers.common import UowFactory
+from auth.models import (
+    ACTIVE,
+    PENDING,
+    User,
+    UserCreate,
+    VerificationToken,
+)
+from auth.opaque_tokens import new_token, token_hash
+from auth.passwords import PasswordHasher, PasswordPolicy
+from auth.unit_of_work import AuthUnitOfWork
+from events.contracts import (
+    UserRegisteredV1,
+    UserVerificationRequestedV1,
+    UserVerifiedV1,
+)
+from events.logs import get_logger
+from servicekit.clock import Clock
+
+log = get_logger("auth.registration")
+
+
+async def register_user(
+    request: UserCreate,
+    *,
+    uow: UowFactory,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    clock: Clock,
+    settings: Settings,
+) -> User:
+    """Create a pending account and ask for its email to be verified, in one transaction."""
+    email, email_key = normalise(request.email)
+    display_name = _display_name(request.display_name)
+    policy.check(request.password, email=email, display_name=display_name)
+    async with uow() as tx:
+        # A cheap check first, so a duplicate does not cost an argon2 hash; the unique index
+        # below is what makes concurrent duplicates safe.
+        if await tx.users.by_email_key(email_key) is not None:
+            raise errors.EmailTaken()
+    password_hash = await hasher.hash(request.password)
+    now = clock.now()
+    async with uow() as tx:
+        user = User(
+            email=email,
+            email_key=email_key,
+            display_name=display_name,
+            password_hash=password_hash,
+            status=PENDING,
+            created_at=now,
+        )
+        tx.db.add(user)
+        try:
+            await tx.db.flush()
+        except IntegrityError as exc:
+            raise errors.EmailTaken() from exc
+        token = _new_verification_token(tx, user, now, settings.verification_ttl)
+        await tx.publish(
+            UserRegisteredV1(
+                user_id=user.id, email=email, display_name=display_name, registered_at=now
+            ),
+            subject=str(user.id),
+        )
+        await tx.publish(
+            _verification_requested(user, token, now + settings.verification_ttl),
+            subject=user.id,
+        )
+        await tx.commit()
+    log.info("user registered", user_id=str(user.id))
+    return user
+
+
+def _display_name(raw: str) -> str:
+    """The name as typed, trimmed. Control characters are refused: the name goes into email
+    headers and logs, where a line break could forge a header or a log line."""
+    name = raw.strip()
+    if not name:
+        raise errors.InvalidDisplayName("Tell us the name to show on your portfolio.")
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
+        raise errors.InvalidDisplayName("A display name cannot contain line breaks or tabs.")
+    return name
+
+
+def _new_verification_token(tx: AuthUnitOfWork, user: User, now: datetime, ttl: timedelta) -> str:
+    token = new_token()
+    tx.db.add(
+        VerificationToken(
+            user_id=user.id, token_hash=token_hash(token), created_at=now, expires_at=now + ttl
+        )
+    )
+    return token
+
+
+def _verification_requested(
+    user: User, token: str, expires_at: datetime
+) -> UserVerificationRequestedV1:
+    return UserVerificationRequestedV1(
+        user_id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        token=token,
+        expires_at=expires_at,
+    )
+
+
+async def verify_email(token: str, *, uow: UowFactory, clock: Clock) -> User:
+    now = clock.now()
+    async with uow() as tx:
+        record = await tx.tokens.by_hash(token_hash(token))
+        if record is None:
+            raise errors.VerificationTokenUnknown()
+        if record.used_at is not None:
+            raise errors.VerificationTokenUsed()
+        if record.superseded_at is not None:
+            raise errors.VerificationTokenExpired("A newer link was sent; use the latest email.")
+        if record.expires_at <= now:
+            raise errors.VerificationTokenExpired("This link has expired; ask for a new one.")
+        user = await tx.users.get(record.user_id, lock=True)
+        if user is None:  # pragma: no cover - the foreign key forbids it
+            raise errors.VerificationTokenUnknown()
+        record.used_at = now
+        if user.status == PENDING:
+            user.status = ACTIVE
+            user.verified_at = now
+            await tx.publish(
+                UserVerifiedV1(
+                    user_id=user.id,
+                    email=user.email,
+                    display_name=user.display_name,
+                    verified_at=now,
+                ),
+                subject=str(user.id),
+            )
+        await tx.commit()
+    log.info("email verified", user_id=str(user.id))
+    return user
+
+
+async def resend_verification(
+    email: str, *, uow: UowFactory, clock: Clock, settings: Settings
+) -> None:
+    """Send a new link to a pending account. The answer never says whether the account exists,
+    so a limit that is reached is silent too (logged, not returned)."""
+    _, email_key = normalise(email)
+    now = clock.now()
+    async with uow() as tx:
+        user = await tx.users.by_email_key(email_key, lock=True)
+        if user is None or user.status != PENDING:
+            return
+        recent = await tx.tokens.issued_since(user.id, now - timedelta(days=1))
+        if recent and (
+            recent[0].created_at > now - settings.resend_min_interval
+            or len(recent) >= settings.resend_max_per_day
+        ):
+            log.info("verification resend limited", user_id=str(user.id))
+            return
+        # Only the newest link works: an older one is superseded, not just left to expire.
+        for open_token in await tx.tokens.open_for(user.id):
+            open_token.superseded_at = now
+        token = _new_verification_token(tx, user, now, settings.verification_ttl)
+        await tx.publish(
+            _verification_requested(user, token, now + settings.verification_ttl),
+            subject=user.id,
+        )
+        await tx.commit()
+    log.info("verification resent", user_id=str(user.id))

@@ -1,0 +1,1 @@
+"""Notify's use cases and event handlers, by verb group."""
