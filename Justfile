@@ -26,8 +26,8 @@ up *args:
 dev *args:
     just up {{args}}
 
-# Every suite: the bus, the shared kit, each service, contracts, end to end.
-test: test-events test-servicekit test-services test-contract e2e
+# Every suite: the bus, the shared kits, each service, contracts, end to end.
+test: test-events test-servicekit test-devkit test-services test-contract e2e
 
 # libs/events: unit tests and the integration tests on RabbitMQ and PostgreSQL.
 test-events *args:
@@ -36,6 +36,10 @@ test-events *args:
 # libs/servicekit's tests.
 test-servicekit *args:
     {{pytest}} libs/servicekit/tests {{args}}
+
+# libs/devkit's tests (local servers, the fault proxy).
+test-devkit *args:
+    {{pytest}} libs/devkit/tests {{args}}
 
 # Each service's tests, one pytest run per service (as CI and the images see them).
 test-services:
@@ -59,11 +63,17 @@ test-contract *args:
 e2e *args:
     {{pytest}} tests/e2e {{args}}
 
-# ruff, formatting and mypy, as CI runs them.
+# ruff, formatting, mypy, the import contracts and the generated Dockerfiles, as CI runs them.
 lint:
     uv run ruff check .
     uv run ruff format --check .
     uv run mypy
+    uv run lint-imports
+    uv run python -m devkit.dockerfile --check
+
+# Rewrite every service's Dockerfile from its declaration (devkit/dockerfile.py).
+dockerfiles:
+    uv run python -m devkit.dockerfile
 
 # Format and fix what can be fixed automatically.
 fmt:

@@ -3,11 +3,9 @@ can consume; what is documented is what runs."""
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 
 from events import asyncapi, schemas
@@ -16,23 +14,6 @@ from events.topology import dead_letter_queue, retry_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth", "portfolio", "media", "notify", "search")
-SHARED_FILES = (
-    "__main__.py",
-    "config.py",
-    "container.py",
-    "deps.py",
-    "api.py",
-    "bootstrap.py",
-    "models.py",
-    "handlers",
-    "adapters",
-    "migrations",
-    "testing.py",
-)
-
-
-def existing_services() -> list[str]:
-    return sorted(p.name for p in (ROOT / "services").iterdir() if (p / "src").is_dir())
 
 
 def test_every_consumed_type_has_a_producer() -> None:
@@ -85,35 +66,3 @@ def test_the_asyncapi_document_is_current_and_shows_the_failure_paths() -> None:
     for event_type, spec in CATALOG.events.items():
         key = event_type.replace(".", "_")
         assert doc["operations"][f"{spec.producer}_publishes_{key}"]["action"] == "send"
-
-
-def imports_of(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
-
-
-@pytest.mark.parametrize("service", existing_services())
-def test_a_service_never_imports_another(service: str) -> None:
-    others = set(SERVICES) - {service}
-    for path in (ROOT / "services" / service / "src").rglob("*.py"):
-        leaked = imports_of(path) & others
-        assert not leaked, f"{path.relative_to(ROOT)} imports {leaked}"
-
-
-@pytest.mark.parametrize("service", existing_services())
-def test_every_service_has_the_same_shape(service: str) -> None:
-    base = ROOT / "services" / service
-    package = base / "src" / service
-    missing = [name for name in SHARED_FILES if not (package / name).exists()]
-    missing += [
-        name
-        for name in ("Dockerfile", "tests", "pyproject.toml")
-        if not (base / name).exists()
-    ]
-    assert missing == [], f"services/{service} lacks {missing}"

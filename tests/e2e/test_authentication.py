@@ -7,7 +7,7 @@ import httpx
 from devkit.platform import Platform
 from events.testing import EventTap
 from servicekit.tokens import JwksVerifier
-from tests.e2e.harness.flows import PASSWORD, new_email, register, token_of, verification_link
+from tests.e2e.flows import PASSWORD, new_email, register, token_of, verification_link
 
 PROBLEM = "https://portfolio.example/problems/"
 

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 
 from devkit.platform import Platform
-from tests.e2e.harness.flows import new_email, query, register
+from tests.e2e.flows import new_email, query, register
 
 
 async def test_a_hundred_distinct_registrations_all_get_their_emails(

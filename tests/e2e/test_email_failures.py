@@ -17,7 +17,7 @@ from events.dlq import DeadLetterQueues
 from events.retry import EMAIL
 from events.settings import BusSettings
 from events.testing import EventTap, wait_for
-from tests.e2e.harness.flows import new_email, register
+from tests.e2e.flows import new_email, register
 
 
 def retries(platform: Platform, event_id: str, queue: str) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import httpx
 
 from devkit.platform import Platform
 from events.testing import EventTap
-from tests.e2e.harness.flows import (
+from tests.e2e.flows import (
     PASSWORD,
     new_email,
     query,

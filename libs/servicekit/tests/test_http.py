@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from events import current, new_event
 from events.contracts import UserVerifiedV1
 from events.testing import example
-from servicekit.http import create_app
+from servicekit.http import Degraded, create_app
 from servicekit.problems import MEDIA_TYPE, Problem
 
 
@@ -126,3 +126,24 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     await client.get("/conflict")
     metrics = (await client.get("/metrics")).text
     assert 'http_requests_total{method="GET",route="/conflict",status="409"}' in metrics
+
+
+async def test_a_degraded_dependency_is_reported_while_the_service_stays_ready() -> None:
+    async def fine() -> None:
+        return None
+
+    async def cache() -> None:
+        raise Degraded("cache unreachable; reads come from the database")
+
+    app = create_app(title="test", readiness={"database": fine, "cache": cache})
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "degraded",
+        "checks": {
+            "database": "ok",
+            "cache": "degraded: cache unreachable; reads come from the database",
+        },
+    }

@@ -19,7 +19,7 @@ from aio_pika.abc import (
 )
 
 from events import failures, telemetry
-from events.amqp import ATTEMPT, attempt_of, copy_message
+from events._amqp import ATTEMPT, attempt_of, copy_message
 from events.context import Correlation, correlated
 from events.errors import ContractViolation, PublishError, is_retryable
 from events.logs import get_logger

@@ -22,7 +22,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
 from events import failures
-from events.amqp import ATTEMPT, copy_message
+from events._amqp import ATTEMPT, copy_message
 
 AUDIT_QUEUE = "dlq.audit"
 REPLAY_ID = "x-replay-id"

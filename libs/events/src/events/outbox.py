@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from events import telemetry
-from events.amqp import Meta
+from events._amqp import Meta
 from events.catalog import CATALOG, Catalog
 from events.db import asyncpg_dsn
 from events.envelope import Event

@@ -9,7 +9,7 @@ import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
 from events import telemetry
-from events.amqp import Meta, build_message
+from events._amqp import Meta, build_message
 from events.catalog import CATALOG, Catalog
 from events.envelope import Event
 from events.errors import ContractViolation, PublishError, Unroutable

@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 
-from events.amqp import Meta
+from events._amqp import Meta
 from events.connection import connect
 from events.db import create_engine
 from events.outbox import OutboxRelay

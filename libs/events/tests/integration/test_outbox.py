@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from events import UnitOfWork
-from events.amqp import Meta
+from events._amqp import Meta
 from events.consumer import Consumer
 from events.contracts import UserRegisteredV1
 from events.outbox import OutboxRelay, RelaySettings

@@ -157,7 +157,7 @@ async def test_a_malformed_payload_goes_to_the_dlq_without_retries(
     publisher = RabbitPublisher(connection, bus_settings)
     await publisher.start()
     body = example_event(UserRegisteredV1).body().replace(b'"email"', b'"e_mail"')
-    from events.amqp import Meta, build_message
+    from events._amqp import Meta, build_message
 
     assert publisher._exchange is not None
     meta = Meta("m-1", "user.registered.v1", "/auth", example_event(UserRegisteredV1).time, "c")

@@ -78,6 +78,10 @@ class Service(Generic[C]):
     runner must provide (see devkit.platform)."""
     commands: Mapping[str, Callable[[list[str]], int]] = field(default_factory=dict)
     """Extra `python -m <service> <command>` entries (keygen, reindex...)."""
+    image_env: Mapping[str, str] = field(default_factory=dict)
+    """Settings the image sets beyond host and ports (a listener bound to all interfaces)."""
+    image_ports: tuple[int, ...] = ()
+    """Ports the image exposes beyond the HTTP and worker ports."""
 
     def router(self, container: C) -> Router:
         """The bus router of this service, every handler bound to `container`."""

@@ -8,7 +8,7 @@ from auth import keys
 from auth.config import Settings
 from auth.passwords import PasswordHasher, PasswordPolicy
 from auth.unit_of_work import AuthUnitOfWork
-from events.logs import get_logger
+from events import get_logger
 from servicekit.clock import Clock, SystemClock
 from servicekit.container import ServiceContainer, open_database
 

@@ -49,4 +49,7 @@ SERVICE: Service[Container] = Service(
     ],
     listeners=[Listener("bounces", dsn_listener)],
     needs=("smtp",),
+    # The DSN listener receives bounces from the relay: reachable from outside the container.
+    image_env={"BOUNCE__HOST": "0.0.0.0"},  # noqa: S104 - on when NOTIFY_BOUNCE__PORT is set
+    image_ports=(2525,),
 )

@@ -15,13 +15,12 @@ from auth.models import (
     EMAIL_SENT,
 )
 from auth.unit_of_work import AuthUnitOfWork
-from events import Delivery
+from events import Delivery, get_logger
 from events.contracts import (
     EmailBouncedV1,
     EmailFailedV1,
     EmailSentV1,
 )
-from events.logs import get_logger
 
 log = get_logger("auth.email_status")
 

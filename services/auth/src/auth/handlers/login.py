@@ -27,8 +27,8 @@ from auth.models import (
 )
 from auth.opaque_tokens import new_token
 from auth.passwords import PasswordHasher
+from events import get_logger
 from events.contracts import UserLoggedInV1
-from events.logs import get_logger
 from servicekit.clock import Clock
 
 log = get_logger("auth.login")

@@ -21,12 +21,12 @@ from auth.models import (
 from auth.opaque_tokens import new_token, token_hash
 from auth.passwords import PasswordHasher, PasswordPolicy
 from auth.unit_of_work import AuthUnitOfWork
+from events import get_logger
 from events.contracts import (
     UserRegisteredV1,
     UserVerificationRequestedV1,
     UserVerifiedV1,
 )
-from events.logs import get_logger
 from servicekit.clock import Clock
 
 log = get_logger("auth.registration")

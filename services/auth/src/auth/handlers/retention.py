@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from auth.config import Settings
 from auth.handlers.common import UowFactory
-from events.logs import get_logger
+from events import get_logger
 from servicekit.clock import Clock
 
 log = get_logger("auth.retention")

@@ -18,7 +18,7 @@ from auth.models import (
     User,
 )
 from auth.opaque_tokens import new_token, token_hash
-from events.logs import get_logger
+from events import get_logger
 from servicekit.clock import Clock
 
 log = get_logger("auth.sessions")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from events.logs import get_logger
+from events import get_logger
 from notify import dsn
 from notify.adapters.smtp_listener import SmtpListener
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from events import get_logger
 from events.contracts import (
     EmailBouncedV1,
 )
-from events.logs import get_logger
 from notify.dsn import DeliveryReport
 from notify.handlers.common import (
     BounceKind,

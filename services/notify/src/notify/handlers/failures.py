@@ -6,11 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from events import Delivery
+from events import Delivery, get_logger
 from events.contracts import (
     EmailFailedV1,
 )
-from events.logs import get_logger
 from notify.config import Settings
 from notify.handlers.common import (
     FailReason,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from events.logs import get_logger
+from events import get_logger
 from notify.handlers.common import (
     UowFactory,
 )

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from events import get_logger
 from events.contracts import (
     UserLoggedInV1,
     UserRegisteredV1,
     UserVerificationRequestedV1,
 )
-from events.logs import get_logger
 from notify.config import Settings
 from notify.rendering import verify_url
 

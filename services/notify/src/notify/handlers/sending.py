@@ -9,11 +9,10 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from events import Delivery
+from events import Delivery, get_logger
 from events.contracts import (
     EmailSentV1,
 )
-from events.logs import get_logger
 from notify.config import Settings
 from notify.handlers.common import (
     EmailInProgress,

@@ -1,1 +1,0 @@
-"""The e2e harness: infrastructure providers, service processes, the platform of one run."""
