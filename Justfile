@@ -55,6 +55,9 @@ test-auth *args:
 test-notify *args:
     just test-service notify {{args}}
 
+test-portfolio *args:
+    just test-service portfolio {{args}}
+
 # Cross-service contract tests over the catalog.
 test-contract *args:
     {{pytest}} tests/contract {{args}}

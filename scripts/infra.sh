@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start the local servers the platform and its tests need, where they are not running already:
-# PostgreSQL and RabbitMQ (Debian packages on machines of this kind).
+# PostgreSQL, RabbitMQ and Redis (Debian packages on machines of this kind).
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -36,6 +36,18 @@ if ! port_open 5672; then
     exit 1
   fi
 fi
+if ! port_open 6379; then
+  if command -v redis-server >/dev/null 2>&1; then
+    echo "starting Redis"
+    # A cache: nothing is kept on disk.
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+    wait_port 6379 Redis
+  else
+    echo "error: Redis is not running on 127.0.0.1:6379 and is not installed here (apt-get install redis-server)" >&2
+    exit 1
+  fi
+fi
+
 # The port opens before the broker accepts work; wait until it answers.
 if command -v rabbitmqctl >/dev/null 2>&1; then
   rabbitmqctl -q await_startup --timeout 120 >/dev/null

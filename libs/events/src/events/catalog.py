@@ -21,6 +21,9 @@ from events.contracts import (
     PortfolioDeletedV1,
     PortfolioItemAddedV1,
     PortfolioItemRemovedV1,
+    PortfolioItemUpdatedV1,
+    PortfolioPurgedV1,
+    PortfolioRestoredV1,
     PortfolioUpdatedV1,
     SearchIndexedV1,
     UserLoggedInV1,
@@ -126,8 +129,11 @@ EVENTS = [
     EventSpec(UserLoggedInV1, "A successful login, flagged on the first one."),
     EventSpec(PortfolioCreatedV1, "A portfolio was created."),
     EventSpec(PortfolioUpdatedV1, "A portfolio changed (full new state)."),
-    EventSpec(PortfolioDeletedV1, "A portfolio was deleted."),
+    EventSpec(PortfolioDeletedV1, "A portfolio was deleted (soft, restorable)."),
+    EventSpec(PortfolioRestoredV1, "A deleted portfolio was restored (full state)."),
+    EventSpec(PortfolioPurgedV1, "A deleted portfolio was removed for good."),
     EventSpec(PortfolioItemAddedV1, "An item was added to a portfolio."),
+    EventSpec(PortfolioItemUpdatedV1, "An item changed (full new state)."),
     EventSpec(PortfolioItemRemovedV1, "An item was removed from a portfolio."),
     EventSpec(MediaUploadedV1, "An original upload is stored and awaits processing."),
     EventSpec(MediaProcessedV1, "The variants of an upload are stored."),
@@ -137,6 +143,17 @@ EVENTS = [
     EventSpec(EmailBouncedV1, "An address bounced or complained and is suppressed."),
     EventSpec(SearchIndexedV1, "A document reached the index.", optional=True),
 ]
+
+PORTFOLIO_EVENTS: tuple[type[EventData], ...] = (
+    PortfolioCreatedV1,
+    PortfolioUpdatedV1,
+    PortfolioDeletedV1,
+    PortfolioRestoredV1,
+    PortfolioPurgedV1,
+    PortfolioItemAddedV1,
+    PortfolioItemUpdatedV1,
+    PortfolioItemRemovedV1,
+)
 
 SUBSCRIPTIONS = [
     Subscription(
@@ -168,15 +185,21 @@ SUBSCRIPTIONS = [
     ),
     Subscription(
         "portfolio",
-        "media_status",
-        (MediaProcessedV1, MediaFailedV1),
-        "Attach processed media to their items, or mark them failed.",
+        "owners",
+        (UserRegisteredV1, UserVerifiedV1),
+        "Keep the projection of people who may own portfolios (verified users create them).",
     ),
     Subscription(
         "portfolio",
-        "owner_verified",
-        (UserVerifiedV1,),
-        "Allow a verified user to publish portfolios.",
+        "media_status",
+        (MediaProcessedV1, MediaFailedV1),
+        "Attach processed media to their items, or mark them failed (newest report wins).",
+    ),
+    Subscription(
+        "portfolio",
+        "cache",
+        PORTFOLIO_EVENTS,
+        "Clear the public-page cache of every committed change (after the request's own clear).",
     ),
     Subscription(
         "media",
@@ -187,28 +210,41 @@ SUBSCRIPTIONS = [
     ),
     Subscription(
         "media",
-        "purge_portfolio",
-        (PortfolioDeletedV1,),
-        "Delete the media of a deleted portfolio.",
+        "portfolio_access",
+        (
+            PortfolioCreatedV1,
+            PortfolioUpdatedV1,
+            PortfolioDeletedV1,
+            PortfolioRestoredV1,
+            PortfolioItemAddedV1,
+            PortfolioItemRemovedV1,
+        ),
+        "Know who may upload to and read each item's media (owners, collaborators, visibility).",
+    ),
+    Subscription(
+        "media",
+        "purge",
+        (PortfolioPurgedV1, PortfolioItemRemovedV1),
+        "Delete the objects of purged portfolios and removed items after the retention window.",
         retry.MEDIA,
     ),
     Subscription(
         "search",
         "index_portfolio",
-        (
-            PortfolioCreatedV1,
-            PortfolioUpdatedV1,
-            PortfolioDeletedV1,
-            PortfolioItemAddedV1,
-            PortfolioItemRemovedV1,
-        ),
-        "Keep the search index in step with portfolios and their items.",
+        PORTFOLIO_EVENTS,
+        "Keep the search index in step with public portfolios and their items.",
     ),
     Subscription(
         "search",
         "index_media",
         (MediaProcessedV1,),
         "Add thumbnails of processed media to indexed items.",
+    ),
+    Subscription(
+        "search",
+        "owners",
+        (UserRegisteredV1,),
+        "Know each owner's display name for the documents.",
     ),
 ]
 

@@ -60,8 +60,13 @@ def downgrade(service: Service[Any], database_url: str, revision: str = "base") 
 
 
 def revision(service: Service[Any], database_url: str, message: str) -> None:
-    """Autogenerate a new version from the models against an up-to-date database."""
-    command.revision(service_config(service, database_url), message=message, autogenerate=True)
+    """Autogenerate the next version (`0002_<message>.py`) from the models against an
+    up-to-date database; read it, then add what autogenerate cannot see."""
+    existing = [p.name[:4] for p in service.migrations_dir().glob("[0-9][0-9][0-9][0-9]_*.py")]
+    number = f"{max((int(n) for n in existing), default=0) + 1:04d}"
+    config = service_config(service, database_url)
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    command.revision(config, message=message, autogenerate=True, rev_id=number)
 
 
 def run_env(context: Any, target_metadata: MetaData | Sequence[MetaData]) -> None:

@@ -101,3 +101,52 @@ async def tables_after(service: Service[Any], database_url: str, revision: str) 
             return await conn.run_sync(tables)
     finally:
         await engine.dispose()
+
+
+class TokenIssuer:
+    """Signs access tokens as auth does and serves its JWKS to a real `JwksVerifier` (over
+    httpx's in-process transport), so services' tests authenticate callers without auth."""
+
+    def __init__(self, issuer: str = "portfolio-auth", audience: str = "portfolio") -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        self.issuer, self.audience = issuer, audience
+        self._key = Ed25519PrivateKey.generate()
+        self.kid = "test-key"
+
+    def _jwks(self, request: httpx.Request) -> httpx.Response:
+        import jwt
+
+        jwk: dict[str, Any] = jwt.algorithms.OKPAlgorithm.to_jwk(
+            self._key.public_key(), as_dict=True
+        )
+        return httpx.Response(200, json={"keys": [{**jwk, "kid": self.kid, "alg": "EdDSA"}]})
+
+    def verifier(self) -> Any:
+        from servicekit.tokens import JwksVerifier
+
+        return JwksVerifier(
+            "http://auth/.well-known/jwks.json",
+            issuer=self.issuer,
+            audience=self.audience,
+            client=httpx.AsyncClient(transport=httpx.MockTransport(self._jwks)),
+        )
+
+    def token(self, user_id: Any, *, ttl_s: int = 600) -> str:
+        import time
+
+        import jwt
+
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": str(user_id),
+            "sid": "test-session",
+            "iat": now,
+            "exp": now + ttl_s,
+        }
+        return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})
+
+    def bearer(self, user_id: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user_id)}"}

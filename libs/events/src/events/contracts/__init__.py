@@ -9,15 +9,21 @@ from events.contracts.auth import (
 from events.contracts.media import MediaFailedV1, MediaProcessedV1, MediaUploadedV1, MediaVariant
 from events.contracts.notify import EmailBouncedV1, EmailFailedV1, EmailSentV1
 from events.contracts.portfolio import (
+    Collaborator,
     PortfolioCreatedV1,
     PortfolioDeletedV1,
     PortfolioItemAddedV1,
     PortfolioItemRemovedV1,
+    PortfolioItemUpdatedV1,
+    PortfolioPurgedV1,
+    PortfolioRestoredV1,
     PortfolioUpdatedV1,
+    Visibility,
 )
 from events.contracts.search import SearchIndexedV1
 
 __all__ = [
+    "Collaborator",
     "EmailBouncedV1",
     "EmailFailedV1",
     "EmailSentV1",
@@ -29,10 +35,14 @@ __all__ = [
     "PortfolioDeletedV1",
     "PortfolioItemAddedV1",
     "PortfolioItemRemovedV1",
+    "PortfolioItemUpdatedV1",
+    "PortfolioPurgedV1",
+    "PortfolioRestoredV1",
     "PortfolioUpdatedV1",
     "SearchIndexedV1",
     "UserLoggedInV1",
     "UserRegisteredV1",
     "UserVerificationRequestedV1",
     "UserVerifiedV1",
+    "Visibility",
 ]

@@ -1,0 +1,1 @@
+"""Portfolios of items: the hub of the platform."""

@@ -1,0 +1,1 @@
+"""Portfolio\x27s use cases and event handlers, by verb group."""

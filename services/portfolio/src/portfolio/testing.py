@@ -1,0 +1,86 @@
+"""Builders for portfolio's tests and the e2e suite: settings, owners, the outbox drained."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pydantic import SecretStr
+
+from events import Event, create_engine
+from events.contracts import UserVerifiedV1
+from events.settings import BusSettings
+from events.testing import delivery, drain_outbox, example_event
+from portfolio.config import RedisSettings, Settings
+from portfolio.handlers.owners import record_owner
+
+if TYPE_CHECKING:
+    from devkit.platform import LocalRun
+    from portfolio.container import Container
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def local_env(run: LocalRun) -> dict[str, str]:
+    """Portfolio's own settings for a local run: Redis keys under the run's own prefix."""
+    prefix = "portfolio-dev" if run.dev else f"portfolio-{uuid.uuid4().hex[:8]}"
+    return {"REDIS__URL": REDIS_URL, "REDIS__KEY_PREFIX": prefix}
+
+
+def settings_for(database_url: str, bus: BusSettings | None = None, **overrides: Any) -> Settings:
+    """Test settings: a real database, Redis keys of the test's own (removed by the test)."""
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": SecretStr(database_url),
+        "redis": RedisSettings(
+            url=SecretStr(REDIS_URL), key_prefix=f"test-{uuid.uuid4().hex[:10]}"
+        ),
+        "log_json": False,
+    }
+    if bus is not None:
+        values["bus"] = bus
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def verified_owner(
+    container: Container, user_id: uuid.UUID | None = None, name: str = "Ada Lovelace"
+) -> uuid.UUID:
+    """A verified owner in the projection, as user.verified.v1 would make one."""
+    user = user_id or uuid.uuid4()
+    event = example_event(
+        UserVerifiedV1, user_id=user, display_name=name, verified_at=datetime.now(UTC)
+    )
+    await container.bound(record_owner)(delivery(event, "portfolio.owners"))
+    return user
+
+
+class Outbox:
+    """Everything portfolio published so far, drained through the contract kit."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.events: list[Event[Any]] = []
+
+    async def drain(self) -> list[Event[Any]]:
+        engine = create_engine(self.database_url)
+        try:
+            fresh = await drain_outbox(engine)
+        finally:
+            await engine.dispose()
+        self.events += fresh
+        return fresh
+
+    async def types(self) -> list[str]:
+        return [e.type for e in await self.drain()]
+
+
+async def create(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    response = await client.post(
+        "/portfolios", json={"title": "Paintings", **body}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
