@@ -88,9 +88,9 @@ contracts:
     uv run python -m events schemas --write
     uv run python -m events asyncapi --write
 
-# Benchmarks of the bus against plain aio-pika; results land in bench/results/.
+# Benchmarks (`just bench`, or `just bench portfolio`); results land in bench/results/.
 bench *args:
-    uv run python -m bench.bus {{args}}
+    uv run python -m bench {{args}}
 
 # Operator tools for dead-letter queues: `just dlq list notify.welcome_email`.
 dlq *args:

@@ -405,7 +405,7 @@ async def main(events_n: int, samples: int, rounds: int) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     payload = {"meta": meta, "results": [asdict(r) | {"ratio": r.ratio} for r in results]}
     (RESULTS / f"bus-{stamp}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (RESULTS / "latest.md").write_text(text_report)
+    (RESULTS / "bus-latest.md").write_text(text_report)
     print(text_report)
     return 0 if all(verdict(r) != "FAIL" for r in results) else 1
 

@@ -150,3 +150,32 @@ class TokenIssuer:
 
     def bearer(self, user_id: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user_id)}"}
+
+
+class JwksServer:
+    """A real HTTP endpoint serving a `TokenIssuer`'s JWKS, for services run as processes."""
+
+    def __init__(self, issuer: TokenIssuer) -> None:
+        from events.testing import LoopbackHttpServer
+
+        outer = issuer
+
+        class _Server(LoopbackHttpServer):
+            def respond(
+                self, method: str, path: str, headers: dict[str, str], body: bytes
+            ) -> tuple[int, dict[str, str], bytes]:
+                answer = outer._jwks(httpx.Request(method, path))
+                return answer.status_code, {"Content-Type": "application/json"}, answer.content
+
+        self._server = _Server()
+
+    def __enter__(self) -> JwksServer:
+        self._server.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.__exit__(*exc)
+
+    @property
+    def url(self) -> str:
+        return f"{self._server.base_url}/.well-known/jwks.json"
