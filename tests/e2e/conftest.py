@@ -10,14 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from devkit import providers
+from devkit import providers, report
 from devkit.platform import Platform
 from events.connection import connect
 from events.settings import BusSettings
 from events.testing import EventTap
 
 _platform: Platform | None = None
+_tap: EventTap | None = None
+FIRST_TAPPED = pytest.StashKey[int]()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -30,15 +33,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[Any]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if report.failed and _platform is not None and _platform.processes:
-        report.sections.append(("service logs", _platform.logs(lines=80)))
-    return report
+    outcome = yield
+    if outcome.when == "call" and _platform is not None and _tap is not None:
+        write_report(item, _platform, _tap, outcome.outcome)
+    if outcome.failed and _platform is not None and _platform.processes:
+        outcome.sections.append(("service logs", _platform.logs(lines=80)))
+        outcome.sections.append(("workflow report", str(_platform.log_dir / "report.md")))
+    return outcome
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    item.stash[FIRST_TAPPED] = len(_tap.seen) if _tap is not None else 0
+    return (yield)
+
+
+def write_report(item: pytest.Item, platform: Platform, tap: EventTap, outcome: str) -> None:
+    """The test's events as a diagram in the run's report (every test, passing or not)."""
+    records = [r for p in platform.processes.values() for r in p.log_records()]
+    section = report.render(
+        item.name,
+        tap.seen[item.stash.get(FIRST_TAPPED, 0) :],
+        {s.name for s in platform.services},
+        records,
+        outcome,
+    )
+    report.append(platform.log_dir / "report.md", section)
 
 
 @pytest.fixture(scope="session")
 async def platform() -> AsyncIterator[Platform]:
-    global _platform
+    global _platform, _tap
     problem: str | None = None
     try:
         platform = Platform(providers.choose())
@@ -47,27 +72,25 @@ async def platform() -> AsyncIterator[Platform]:
         problem = str(exc)
     if problem is not None:  # outside the except: the message alone, not a chained traceback
         pytest.fail(problem, pytrace=False)
+    assert platform.run is not None
+    # The tap starts with the platform, so every test's events are in the workflow report.
+    settings = BusSettings(amqp_url=SecretStr(platform.run.amqp_url), reconnect_interval_s=0.5)
+    connection = await connect(settings, "e2e-tap")
+    _tap = await EventTap(connection, settings.exchange).start()
     _platform = platform
     try:
         yield platform
     finally:
+        await _tap.stop()
+        await connection.close()
         await platform.stop()
-        _platform = None
+        _platform = _tap = None
 
 
 @pytest.fixture(scope="session")
-async def tap(platform: Platform) -> AsyncIterator[EventTap]:
-    assert platform.run is not None
-    from pydantic import SecretStr
-
-    settings = BusSettings(amqp_url=SecretStr(platform.run.amqp_url), reconnect_interval_s=0.5)
-    connection = await connect(settings, "e2e-tap")
-    tap = await EventTap(connection, settings.exchange).start()
-    try:
-        yield tap
-    finally:
-        await tap.stop()
-        await connection.close()
+def tap(platform: Platform) -> EventTap:
+    assert _tap is not None
+    return _tap
 
 
 @pytest.fixture(scope="session")
