@@ -18,7 +18,6 @@ from typing import Any
 from events.catalog import CATALOG
 from events.testing import Tapped
 
-
 DRAWN = 5
 """Diagrams per test; a test of a hundred registrations lists the rest by their sequence."""
 
