@@ -8,6 +8,7 @@ a cycle. A batch is one transaction: an invalid item leaves no row and no event 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from events import get_logger
 from events.contracts import PortfolioItemAddedV1, PortfolioItemRemovedV1, PortfolioItemUpdatedV1
@@ -22,7 +23,6 @@ from portfolio.errors import (
     TooManyItems,
 )
 from portfolio.handlers.common import UowFactory, access, full_view, item_state
-from portfolio.handlers.portfolios import _forget
 from portfolio.models import Item, ItemCreate, ItemPublic, ItemUpdate, PortfolioPublic, Reorder
 from servicekit.clock import Clock
 
@@ -68,9 +68,9 @@ async def add_items(
                 subject=portfolio_id,
             )
             count, position = count + 1, position + 1
-        result = await full_view(tx, found.__class__(portfolio, found.collaborators, found.role))
+        result = await full_view(tx, replace(found, portfolio=portfolio))
         await tx.commit()
-    await _forget(cache, uow, portfolio.owner_id, portfolio.slug)
+    await cache.forget(result.owner_handle, portfolio.slug)
     log.info("items added", portfolio_id=str(portfolio_id), count=len(requests))
     return result
 
@@ -117,8 +117,10 @@ async def update_item(
             ),
             subject=portfolio_id,
         )
+        owner = await tx.owners.get(portfolio.owner_id)
         await tx.commit()
-    await _forget(cache, uow, portfolio.owner_id, portfolio.slug)
+    if owner is not None:
+        await cache.forget(owner.handle, portfolio.slug)
     return ItemPublic.of(item)
 
 
@@ -155,8 +157,10 @@ async def remove_item(
             ),
             subject=portfolio_id,
         )
+        owner = await tx.owners.get(portfolio.owner_id)
         await tx.commit()
-    await _forget(cache, uow, portfolio.owner_id, portfolio.slug)
+    if owner is not None:
+        await cache.forget(owner.handle, portfolio.slug)
 
 
 @retried
@@ -193,7 +197,7 @@ async def reorder_items(
                 ),
                 subject=portfolio_id,
             )
-        result = await full_view(tx, found.__class__(portfolio, found.collaborators, found.role))
+        result = await full_view(tx, replace(found, portfolio=portfolio))
         await tx.commit()
-    await _forget(cache, uow, portfolio.owner_id, portfolio.slug)
+    await cache.forget(result.owner_handle, portfolio.slug)
     return result

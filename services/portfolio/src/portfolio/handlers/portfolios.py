@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -39,14 +40,6 @@ from servicekit.clock import Clock
 from servicekit.errors import DomainError
 
 log = get_logger("portfolio.portfolios")
-
-
-async def _forget(cache: PageCache, uow: UowFactory, owner_id: uuid.UUID, *slugs: str) -> None:
-    """Clear the public pages a committed change made stale (the event consumer does it again)."""
-    async with uow() as tx:
-        owner = await tx.owners.get(owner_id)
-    if owner is not None:
-        await cache.forget(owner.handle, *slugs)
 
 
 @retried
@@ -160,9 +153,9 @@ async def update_portfolio(
             ),
             subject=portfolio.id,
         )
-        result = await full_view(tx, found.__class__(portfolio, found.collaborators, found.role))
+        result = await full_view(tx, replace(found, portfolio=portfolio))
         await tx.commit()
-    await _forget(cache, uow, portfolio.owner_id, portfolio.slug, previous_slug)
+    await cache.forget(result.owner_handle, portfolio.slug, previous_slug)
     return result
 
 
@@ -194,8 +187,10 @@ async def delete_portfolio(
             ),
             subject=portfolio.id,
         )
+        owner = await tx.owners.get(portfolio.owner_id)
         await tx.commit()
-    await _forget(cache, uow, portfolio.owner_id, portfolio.slug)
+    if owner is not None:
+        await cache.forget(owner.handle, portfolio.slug)
     log.info("portfolio deleted", portfolio_id=str(portfolio_id))
 
 
@@ -227,7 +222,7 @@ async def restore_portfolio(
             PortfolioRestoredV1(**state(portfolio, found.collaborators), restored_at=now),
             subject=portfolio.id,
         )
-        result = await full_view(tx, found.__class__(portfolio, found.collaborators, found.role))
+        result = await full_view(tx, replace(found, portfolio=portfolio))
         await tx.commit()
-    await _forget(cache, uow, portfolio.owner_id, portfolio.slug)
+    await cache.forget(result.owner_handle, portfolio.slug)
     return result
