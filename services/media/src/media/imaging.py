@@ -137,7 +137,7 @@ def decoding(what: str) -> Iterator[None]:
 
 
 def _too_many(max_pixels: int) -> str:
-    return f"The image has more than {max_pixels / 1e6:g} million pixels."
+    return f"The image has more than {max_pixels:,} pixels."
 
 
 def _pillow_cap(max_pixels: int) -> int:

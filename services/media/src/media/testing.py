@@ -168,3 +168,21 @@ def write_bmp(path: Path, size: tuple[int, int] = (64, 48)) -> Path:
 def write_pdf(path: Path) -> Path:
     Image.new("RGB", (64, 48), RED).save(path, "PDF")
     return path
+
+
+def refused_uploads(directory: Path) -> dict[str, tuple[Path, str]]:
+    """Uploads that must be refused: case -> (file, the name of the error identify raises)."""
+    return {
+        "text named .jpg": (write_not_an_image(directory / "notes.jpg"), "UnsupportedMediaType"),
+        "svg": (write_svg(directory / "logo.svg"), "UnsupportedMediaType"),
+        "bmp": (write_bmp(directory / "old.bmp"), "UnsupportedMediaType"),
+        "pdf named .png": (write_pdf(directory / "scan.png"), "UnsupportedMediaType"),
+        "empty file": (_empty(directory / "empty.webp"), "UnsupportedMediaType"),
+        "truncated jpeg": (write_truncated_jpeg(directory / "cut.jpg"), "CorruptImage"),
+        "png bomb": (write_png_bomb(directory / "bomb.png"), "TooManyPixels"),
+    }
+
+
+def _empty(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path
