@@ -22,6 +22,7 @@ import math
 import multiprocessing
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import time
@@ -32,6 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault("VIPS_CONCURRENCY", "1")  # read when libvips starts: before the import
 
+import PIL
 import pyvips
 from PIL import Image, ImageChops, ImageStat
 
@@ -94,24 +96,39 @@ CONTENDERS: dict[str, Render] = {"ours": ours, "naive Pillow": naive, "pyvips": 
 @dataclass
 class Measure:
     contender: str
-    ms_per_image: float
+    wall_ms: float
+    """Median ms per image, wall clock: what a waiting user sees on an idle core."""
+    cpu_ms: float
+    """Median CPU ms per image (all threads of the process): the cost on one core, which
+    other tenants of a shared machine disturb far less than the wall clock."""
     output_bytes: int
     psnr_db: dict[str, float]
     peak_rss_mb: float
 
 
-def time_one(fn: Render, source: Path, spec: VariantSpec, images: int) -> float:
-    """Median ms of `images` renders, each into a fresh directory, after one warm-up."""
-    samples: list[float] = []
+def time_round(source: Path, spec: VariantSpec, images: int) -> dict[str, tuple[float, float]]:
+    """Median (wall ms, CPU ms) per contender over `images` renders, after one warm-up each.
+
+    The contenders take turns image by image, so a burst of load elsewhere on this shared
+    machine lands on all of them rather than on whichever happened to be running.
+    """
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in CONTENDERS}
     with tempfile.TemporaryDirectory() as scratch:
         for i in range(images + 1):
-            out = Path(scratch) / str(i)
-            out.mkdir()
-            started = time.perf_counter()
-            fn(source, out, spec)
-            if i:
-                samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+            for name, fn in CONTENDERS.items():
+                out = Path(scratch) / f"{name}-{i}"
+                out.mkdir()
+                wall, cpu = time.perf_counter(), time.process_time()
+                fn(source, out, spec)
+                if i:
+                    samples[name].append(
+                        ((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000)
+                    )
+                shutil.rmtree(out)
+    return {
+        name: (statistics.median(w for w, _ in got), statistics.median(c for _, c in got))
+        for name, got in samples.items()
+    }
 
 
 def psnr(reference: Image.Image, path: Path) -> float:
@@ -136,44 +153,38 @@ def quality(fn: Render, source: Path, spec: VariantSpec) -> tuple[int, dict[str,
         return sum(p.stat().st_size for p in out.iterdir()), scores
 
 
-def _peak_rss_child(name: str, source: str, spec: VariantSpec, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    with tempfile.TemporaryDirectory() as scratch:
-        CONTENDERS[name](Path(source), Path(scratch), spec)
+def _peak_rss_child(
+    name: str | None, source: str, spec: VariantSpec, queue: multiprocessing.Queue[int]
+) -> None:
+    if name is not None:
+        with tempfile.TemporaryDirectory() as scratch:
+            CONTENDERS[name](Path(source), Path(scratch), spec)
     status = Path("/proc/self/status").read_text().splitlines()
     queue.put(next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")))
 
 
-def peak_rss_mb(name: str, source: Path, spec: VariantSpec) -> float:
-    """Peak RSS of a fresh process (spawned, like an ImagingPool worker) rendering one image."""
+def peak_rss_mb(name: str | None, source: Path, spec: VariantSpec) -> float:
+    """Peak RSS of a fresh process (spawned, like an ImagingPool worker) rendering one image.
+
+    Without a contender: what the process holds with Python, Pillow and pyvips loaded.
+    """
     context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
+    queue: multiprocessing.Queue[int] = context.Queue()
     process = context.Process(target=_peak_rss_child, args=(name, str(source), spec, queue))
     process.start()
-    peak_kb = int(queue.get(timeout=120))
+    peak_kb = queue.get(timeout=120)
     process.join()
     return peak_kb / 1024
 
 
-def idle_rss_mb() -> float:
-    """What a spawned worker holds before any image: Python, Pillow and pyvips loaded."""
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_idle_child, args=(queue,))
-    process.start()
-    peak_kb = int(queue.get(timeout=120))
-    process.join()
-    return peak_kb / 1024
-
-
-def _idle_child(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    status = Path("/proc/self/status").read_text().splitlines()
-    queue.put(next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")))
+def verdicts(by: dict[str, Measure], unit: str) -> tuple[float, float]:
+    """(naive/ours speedup, ours/pyvips cost) on wall or CPU ms."""
+    ms = {name: getattr(m, unit) for name, m in by.items()}
+    return ms["naive Pillow"] / ms["ours"], ms["ours"] / ms["pyvips"]
 
 
 def report(measures: list[Measure], meta: dict[str, object]) -> str:
     by = {m.contender: m for m in measures}
-    speedup = by["naive Pillow"].ms_per_image / by["ours"].ms_per_image
-    vs_vips = by["ours"].ms_per_image / by["pyvips"].ms_per_image
     names = list(by["ours"].psnr_db)
     lines = [
         f"# Media variants benchmark, {meta['when']}",
@@ -181,25 +192,31 @@ def report(measures: list[Measure], meta: dict[str, object]) -> str:
         f"Machine: {meta['machine']}; {meta['cpus']} CPUs (shared); Python {meta['python']}; "
         f"Pillow {meta['pillow']}; libvips {meta['libvips']}. Source: {meta['source']}. "
         f"Variant set: {meta['spec']}. One image at a time on one thread; each row is the median "
-        f"round of {meta['rounds']}, each round the median of {meta['images']} images.",
+        f"round of {meta['rounds']}, each round the median of {meta['images']} images, the "
+        "contenders taking turns image by image.",
         "",
-        "| contender | ms per image | output bytes | peak RSS of a worker (MB) |",
-        "|---|---:|---:|---:|",
+        "| contender | wall ms per image | CPU ms per image | output bytes | peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|",
     ]
     for m in measures:
         lines.append(
-            f"| {m.contender} | {m.ms_per_image:,.0f} | {m.output_bytes:,} | {m.peak_rss_mb:,.0f} |"
+            f"| {m.contender} | {m.wall_ms:,.0f} | {m.cpu_ms:,.0f} | {m.output_bytes:,} | "
+            f"{m.peak_rss_mb:,.0f} |"
         )
+    wall_speedup, wall_vips = verdicts(by, "wall_ms")
+    cpu_speedup, cpu_vips = verdicts(by, "cpu_ms")
     lines += [
         "",
-        f"An idle spawned worker (Python, Pillow, pyvips imported) holds {meta['idle_rss_mb']:.0f} MB.",
+        "Peak RSS: a fresh spawned process (as an ImagingPool worker is) rendering the image "
+        "once; one with Python, Pillow and pyvips loaded and no image holds "
+        f"{meta['idle_rss_mb']:.0f} MB.",
         "",
-        "| target | measured | verdict |",
-        "|---|---:|---|",
-        f"| ours at least 2x faster than naive Pillow | {speedup:.2f}x | "
-        f"{'pass' if speedup >= 2 else 'FAIL'} |",
-        f"| ours within 1.3x of pyvips (ours/pyvips) | {vs_vips:.2f}x | "
-        f"{'pass' if vs_vips <= 1.3 else 'FAIL'} |",
+        "| target | wall | CPU | verdict (CPU) |",
+        "|---|---:|---:|---|",
+        f"| ours at least 2x faster than naive Pillow | {wall_speedup:.2f}x | {cpu_speedup:.2f}x | "
+        f"{'pass' if cpu_speedup >= 2 else 'FAIL'} |",
+        f"| ours within 1.3x of pyvips (ours/pyvips) | {wall_vips:.2f}x | {cpu_vips:.2f}x | "
+        f"{'pass' if cpu_vips <= 1.3 else 'FAIL'} |",
         "",
         "PSNR (dB) of each output against an exact LANCZOS resize of the fully decoded original:",
         "",
@@ -207,7 +224,9 @@ def report(measures: list[Measure], meta: dict[str, object]) -> str:
         "|---|" + "---:|" * len(names),
     ]
     for m in measures:
-        lines.append(f"| {m.contender} | " + " | ".join(f"{m.psnr_db[n]:.2f}" for n in names) + " |")
+        lines.append(
+            f"| {m.contender} | " + " | ".join(f"{m.psnr_db[n]:.2f}" for n in names) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -217,31 +236,27 @@ def main(images: int, rounds: int, spec: VariantSpec) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         source = testing.write_jpeg(Path(scratch) / "photo.jpg", SIZE, orientation=1, gps=True)
         source_mb = source.stat().st_size / 1e6
-        # The contenders take turns within a round, so a burst of load elsewhere on this shared
-        # machine lands on all of them rather than on one; the median round is reported.
-        runs = [
-            {name: time_one(fn, source, spec, images) for name, fn in CONTENDERS.items()}
-            for _ in range(rounds)
-        ]
+        runs = [time_round(source, spec, images) for _ in range(rounds)]
         measures = []
         for name, fn in CONTENDERS.items():
             output_bytes, scores = quality(fn, source, spec)
             measures.append(
                 Measure(
                     name,
-                    statistics.median(run[name] for run in runs),
+                    statistics.median(run[name][0] for run in runs),
+                    statistics.median(run[name][1] for run in runs),
                     output_bytes,
                     scores,
                     peak_rss_mb(name, source, spec),
                 )
             )
-        idle = idle_rss_mb()
+        idle = peak_rss_mb(None, source, spec)
     meta: dict[str, object] = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": platform.platform(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
-        "pillow": Image.__version__,
+        "pillow": PIL.__version__,
         "libvips": ".".join(str(pyvips.version(i)) for i in range(3)),
         "source": f"{SIZE[0]}x{SIZE[1]} photo-like JPEG, quality 90, {source_mb:.1f} MB",
         "spec": (
@@ -261,9 +276,8 @@ def main(images: int, rounds: int, spec: VariantSpec) -> int:
     (RESULTS / f"media-{stamp}.json").write_text(json.dumps(payload, indent=2) + "\n")
     (RESULTS / "media-latest.md").write_text(text)
     print(text)
-    by = {m.contender: m.ms_per_image for m in measures}
-    met = by["naive Pillow"] / by["ours"] >= 2 and by["ours"] / by["pyvips"] <= 1.3
-    return 0 if met else 1
+    speedup, vs_vips = verdicts({m.contender: m for m in measures}, "cpu_ms")
+    return 0 if speedup >= 2 and vs_vips <= 1.3 else 1
 
 
 if __name__ == "__main__":

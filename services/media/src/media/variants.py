@@ -183,18 +183,23 @@ def _decode_upright(image: Image.Image, largest: tuple[int, int], orientation: i
     if format_of(image) == "JPEG":
         # libjpeg scales by 1/2, 1/4 or 1/8 while decoding (DCT scaling): draft picks the
         # smallest scale that still covers the largest variant, so no pixel is invented.
+        full_size = image.size
         drafted = image.draft(None, stored)
-        if drafted is not None:
-            box = drafted[1]
+        if drafted is not None and image.size != full_size:
+            box = drafted[1]  # the original's extent in the draft (its last block may be partial)
     profile = image.info.get("icc_profile")
     alpha = has_alpha(image)
     image.load()
     frame: Image.Image = _normalise_mode(image, alpha)
-    if frame.size != stored or box is not None:
-        # BICUBIC here, LANCZOS for the chain: from a DCT-scaled draft (already smoothed by
-        # libjpeg) the remaining step is small, and BICUBIC lands closer to an exact LANCZOS
-        # resize of the full original than LANCZOS does (43.8 vs 43.0 dB), in 2/3 of the time.
+    if box is not None:
+        # From a DCT-scaled draft (libjpeg has already smoothed it) the step left is small:
+        # BICUBIC lands closer to an exact LANCZOS resize of the full original than LANCZOS
+        # does (43.8 vs 43.0 dB PSNR on the benchmark photo) in two thirds of the time.
         frame = frame.resize(stored, BICUBIC, box=box)
+    elif frame.size != stored:
+        # No draft for PNG/WebP/GIF: for large factors reduce() by an integer first, then
+        # LANCZOS over at least a 2x step (53.6 dB from an exact resize, 2.6x faster at 5x).
+        frame = frame.resize(stored, LANCZOS, reducing_gap=2.0)
     if profile:
         frame = _to_srgb(frame, profile)
     if orientation in UPRIGHT:
