@@ -140,8 +140,8 @@ async def test_a_closed_pool_refuses_work(alpha_png: Path) -> None:
 
 
 async def test_settings_build_the_pool_and_the_spec() -> None:
-    settings = ImagingSettings(workers=3, max_pixels=1000, widths=(640, 320), webp_method=2)
-    assert settings.spec() == VariantSpec(widths=(640, 320), webp_method=2)
+    settings = ImagingSettings(workers=3, max_pixels=1000, widths=(640, 320), webp_method=5)
+    assert settings.spec() == VariantSpec(widths=(640, 320), webp_method=5)
     async with ImagingPool.from_settings(settings) as configured, ImagingPool() as default:
         assert (configured.workers, configured.max_pixels) == (3, 1000)
         assert default.workers == len(os.sched_getaffinity(0))

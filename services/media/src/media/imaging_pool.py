@@ -16,7 +16,7 @@ from PIL import Image, ImageFile
 from pydantic import BaseModel, Field
 
 from media.imaging import DEFAULT_MAX_PIXELS, ImageInfo, ImagingError, identify
-from media.variants import RenderedVariant, VariantSpec, is_variant_name, render
+from media.variants import DEFAULT_SPEC, RenderedVariant, VariantSpec, is_variant_name, render
 
 T = TypeVar("T")
 StartMethod = Literal["forkserver", "spawn"]
@@ -37,11 +37,13 @@ class ImagingSettings(BaseModel):
     start_method: StartMethod = "forkserver"
     max_tasks_per_child: int | None = Field(default=None, ge=1)
     max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1)
-    widths: tuple[int, ...] = (1600, 800, 200)
+    widths: tuple[int, ...] = DEFAULT_SPEC.widths
     formats: tuple[Literal["webp", "jpeg"], ...] = ("webp", "jpeg")
-    webp_quality: int = Field(default=80, ge=1, le=100)
-    webp_method: int = Field(default=4, ge=0, le=6)
-    jpeg_quality: int = Field(default=82, ge=1, le=95)
+    webp_quality: int = Field(default=DEFAULT_SPEC.webp_quality, ge=1, le=100)
+    webp_method: int = Field(default=DEFAULT_SPEC.webp_method, ge=0, le=6)
+    jpeg_quality: int = Field(default=DEFAULT_SPEC.jpeg_quality, ge=1, le=95)
+    jpeg_optimize: bool = DEFAULT_SPEC.jpeg_optimize
+    jpeg_progressive: bool = DEFAULT_SPEC.jpeg_progressive
 
     def spec(self) -> VariantSpec:
         return VariantSpec(
@@ -50,6 +52,8 @@ class ImagingSettings(BaseModel):
             webp_quality=self.webp_quality,
             webp_method=self.webp_method,
             jpeg_quality=self.jpeg_quality,
+            jpeg_optimize=self.jpeg_optimize,
+            jpeg_progressive=self.jpeg_progressive,
         )
 
 
