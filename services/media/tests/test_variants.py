@@ -157,6 +157,39 @@ def test_plan_sizes_keeps_the_aspect_and_skips_widths_above_the_original() -> No
     assert plan_sizes((120, 90), (1600, 800, 200)) == [(120, 90)]
 
 
+def test_a_wide_gamut_profile_is_converted_to_srgb_then_dropped(
+    tmp_path: Path, out_dir: Path
+) -> None:
+    # Pure red in a space whose red primary is sRGB's green: shown right, it is green.
+    profile = testing.swapped_primaries_profile()
+    jpeg = tmp_path / "wide.jpg"
+    Image.new("RGB", (300, 200), testing.RED).save(jpeg, "JPEG", icc_profile=profile)
+    png = tmp_path / "wide.png"
+    Image.new("RGBA", (300, 200), (*testing.RED, 128)).save(png, "PNG", icc_profile=profile)
+    for source in (jpeg, png):
+        for variant in render(source, out_dir):
+            with Image.open(variant.path) as image:
+                assert "icc_profile" not in image.info
+                pixel = rgba(image, (100, 50))
+                if variant.format == "webp" and source is png:
+                    assert pixel[3] == 128  # alpha goes through the transform untouched
+                    assert close_to(pixel, (0, 255, 0), 12), (source.name, variant.name)
+                elif source is jpeg:
+                    assert close_to(pixel, (0, 255, 0), 12), (source.name, variant.name)
+                else:  # half-transparent green flattened on white
+                    assert close_to(pixel, (127, 255, 127), 12), (source.name, variant.name)
+            variant.path.unlink()
+
+
+def test_a_broken_profile_is_ignored_not_fatal(tmp_path: Path, out_dir: Path) -> None:
+    source = tmp_path / "broken-profile.jpg"
+    Image.new("RGB", (300, 200), testing.RED).save(source, "JPEG", icc_profile=b"not a profile")
+    for variant in render(source, out_dir):
+        with Image.open(variant.path) as image:
+            assert "icc_profile" not in image.info
+            assert close_to(rgba(image, (100, 50)), testing.RED, 12)
+
+
 def test_cmyk_and_16_bit_grey_come_out_as_plain_rgb(tmp_path: Path, out_dir: Path) -> None:
     cmyk = tmp_path / "print.jpg"
     Image.new("CMYK", (300, 200), (0, 255, 255, 0)).save(cmyk, "JPEG")  # red in print inks

@@ -78,6 +78,71 @@ def srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
+# sRGB's primaries adapted to D50, as an ICC matrix profile stores them (X, Y, Z columns).
+_SRGB_RED = (0.4361, 0.2225, 0.0139)
+_SRGB_GREEN = (0.3851, 0.7169, 0.0971)
+_SRGB_BLUE = (0.1431, 0.0606, 0.7141)
+
+
+def swapped_primaries_profile() -> bytes:
+    """An ICC v2 RGB profile whose red and green primaries are sRGB's green and red.
+
+    A stand-in for Display P3 or Adobe RGB that no test can misread: a pixel that is pure red
+    in this space is pure green in sRGB, so a variant shows whether it was really converted.
+    """
+    return rgb_profile("Swapped primaries (test)", (_SRGB_GREEN, _SRGB_RED, _SRGB_BLUE))
+
+
+def rgb_profile(
+    description: str,
+    primaries: tuple[tuple[float, float, float], ...],
+    gamma: float = 2.2,
+) -> bytes:
+    """A minimal ICC v2 display profile: three primaries, one gamma curve, D50 white."""
+
+    def s15(*values: float) -> bytes:
+        return b"".join(struct.pack(">i", round(v * 65536)) for v in values)
+
+    def xyz(values: tuple[float, float, float]) -> bytes:
+        return b"XYZ " + bytes(4) + s15(*values)
+
+    text = description.encode("ascii") + b"\0"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(4 + 4 + 2 + 1 + 67)
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    tags = [
+        (b"desc", desc),
+        (b"cprt", b"text" + bytes(4) + b"No copyright, test data\0"),
+        (b"wtpt", xyz((0.9642, 1.0, 0.8249))),
+        (b"rXYZ", xyz(primaries[0])),
+        (b"gXYZ", xyz(primaries[1])),
+        (b"bXYZ", xyz(primaries[2])),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for signature, data in tags:
+        data += bytes(-len(data) % 4)  # every tag starts on a 4-byte boundary
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (
+        struct.pack(">I", size)
+        + bytes(4)
+        + struct.pack(">I", 0x02100000)
+        + b"mntrRGB XYZ "
+        + struct.pack(">6H", 2024, 1, 1, 0, 0, 0)
+        + b"acsp"
+        + bytes(24)
+        + struct.pack(">I", 0)  # rendering intent: perceptual
+        + s15(0.9642, 1.0, 0.8249)
+        + bytes(4 + 16 + 28)
+    )
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
 def write_jpeg(
     path: Path,
     size: tuple[int, int] = (4000, 3000),
