@@ -124,3 +124,19 @@ def test_truncated_loading_switched_on_is_refused_not_obeyed(
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
     with pytest.raises(RuntimeError, match="LOAD_TRUNCATED_IMAGES"):
         identify(path)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [("JPEG", {}), ("JPEG", {"progressive": True}), ("PNG", {}), ("WEBP", {}), ("GIF", {})],
+)
+@pytest.mark.parametrize("kept", [0.5, 0.99])
+def test_every_format_cut_short_is_corrupt(
+    tmp_path: Path, fmt: str, options: dict[str, bool], kept: float
+) -> None:
+    buffer = io.BytesIO()
+    testing.photo((400, 300)).save(buffer, fmt, **options)
+    path = tmp_path / "cut"
+    path.write_bytes(buffer.getvalue()[: int(len(buffer.getvalue()) * kept)])
+    with pytest.raises(CorruptImage):
+        identify(path)

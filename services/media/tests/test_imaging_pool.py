@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,28 @@ def proc_status(pid: int, field: str) -> int:
 
 def names(directory: Path) -> set[str]:
     return {p.name for p in directory.iterdir()}
+
+
+@contextmanager
+def killed_if_stuck(pool: ImagingPool) -> Iterator[None]:
+    """A test that fails while a worker is held on a FIFO must not hang the pool's close()."""
+    try:
+        yield
+    except BaseException:
+        for pid in pool.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        raise
+
+
+async def drain(fifo: Path, timeout: float) -> bytes:
+    """Read a FIFO until its writer closes it; a writer that never comes fails the test."""
+    reading = asyncio.ensure_future(asyncio.to_thread(fifo.read_bytes))
+    done, _ = await asyncio.wait({reading}, timeout=timeout)
+    if not done:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # be the writer: the read ends
+        await reading
+        raise AssertionError(f"no worker opened {fifo.name} for writing in {timeout}s")
+    return reading.result()
 
 
 async def test_identify_and_render_give_what_a_direct_call_gives(
@@ -93,9 +116,10 @@ async def test_the_work_runs_in_another_process_and_a_killed_worker_is_retryable
     os.mkfifo(out_dir / "200w.webp")
     job = asyncio.create_task(pool.render(camera_jpeg, out_dir, DEFAULT_SPEC))
     written = {"1600w.webp", "1600w.jpg", "800w.webp", "800w.jpg"}
-    await wait_for(
-        lambda: written <= names(out_dir), timeout=60, message="the worker writing four variants"
-    )
+    with killed_if_stuck(pool):
+        await wait_for(
+            lambda: written <= names(out_dir), timeout=60, message="the worker writing 4 variants"
+        )
     [pid] = pool.worker_pids()
     assert pid != os.getpid()
     os.kill(pid, signal.SIGKILL)
@@ -118,12 +142,14 @@ async def test_a_cancelled_render_cleans_up_once_the_worker_is_done(
     fifo = out_dir / "200w.webp"
     os.mkfifo(fifo)
     job = asyncio.create_task(pool.render(alpha_png, out_dir, DEFAULT_SPEC))
-    await wait_for(lambda: {"800w.webp", "800w.jpg"} <= names(out_dir), timeout=30)
-    job.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await job
-    # Let the worker finish: read what it writes into the FIFO until it closes it.
-    await asyncio.to_thread(fifo.read_bytes)
+    with killed_if_stuck(pool):
+        await wait_for(lambda: {"800w.webp", "800w.jpg"} <= names(out_dir), timeout=30)
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        assert "800w.webp" in names(out_dir)  # the worker is still on the job: nothing removed
+        # Let the worker finish: read what it writes into the FIFO until it closes it.
+        assert (await drain(fifo, timeout=30)).startswith(b"RIFF")
     await wait_for(
         lambda: names(out_dir) == {"200w.webp"},
         timeout=30,

@@ -1,6 +1,6 @@
 """Resized, upright, metadata-free variants of an accepted image, written to a given directory.
 
-Decisions (docs/media-imaging.md has the measurements behind them):
+Decisions (docs/services/media-imaging.md has the measurements behind them):
 - Upright: the EXIF orientation is applied to the pixels, then dropped with everything else.
 - Metadata: none survives. EXIF (GPS, camera, times), XMP, comments and IPTC are not copied; a
   colour profile other than sRGB is converted to sRGB first (so Display P3 or Adobe RGB photos
@@ -78,7 +78,7 @@ class VariantSpec:
     webp_method: int = 2
     """libwebp effort 0-6. Not its default 4: at 4 WebP encoding is 70% of the pipeline's CPU,
     and 2 spends 2.6x less on it for files ~6% larger at the same quality (-0.07 dB PSNR on the
-    benchmark photo); docs/media-imaging.md has the measurements. 3 costs as much as 4."""
+    benchmark photo); docs/services/media-imaging.md has the measurements. 3 costs as much as 4."""
     jpeg_quality: int = 82
     jpeg_optimize: bool = False
     jpeg_progressive: bool = False
