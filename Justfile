@@ -51,6 +51,9 @@ test-auth *args:
 test-notify *args:
     just test-service notify {{args}}
 
+test-media *args:
+    just test-service media {{args}}
+
 # Cross-service contract tests over the catalog.
 test-contract *args:
     {{pytest}} tests/contract {{args}}
@@ -78,6 +81,10 @@ contracts:
 # Benchmarks of the bus against plain aio-pika; results land in bench/results/.
 bench *args:
     uv run python -m bench.bus {{args}}
+
+# Media variants: ours against naive Pillow and pyvips on a 12 MP JPEG (`--webp-method 4`).
+bench-media *args:
+    uv run python -m bench.media {{args}}
 
 # Operator tools for dead-letter queues: `just dlq list notify.welcome_email`.
 dlq *args:
