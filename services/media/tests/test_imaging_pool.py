@@ -136,6 +136,19 @@ async def test_the_work_runs_in_another_process_and_a_killed_worker_is_retryable
     assert len(await pool.render(camera_jpeg, out_dir, VariantSpec(widths=(200,)))) == 2
 
 
+async def test_a_worker_that_died_while_idle_costs_the_next_job_nothing(
+    pool: ImagingPool, alpha_png: Path
+) -> None:
+    await pool.identify(alpha_png)
+    [pid] = pool.worker_pids()
+    broken = pool._executor
+    os.kill(pid, signal.SIGKILL)
+    # The executor notices the death on its own thread; its flag is the only sign of it.
+    await wait_for(lambda: bool(broken._broken), timeout=30, message="the pool noticing")
+    assert (await pool.identify(alpha_png)).format == "PNG"
+    assert pool.worker_pids() not in ([], [pid])
+
+
 async def test_a_cancelled_render_cleans_up_once_the_worker_is_done(
     pool: ImagingPool, alpha_png: Path, out_dir: Path
 ) -> None:

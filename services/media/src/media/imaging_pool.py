@@ -143,7 +143,13 @@ class ImagingPool:
         executor = self._executor
         future: Future[T] | None = None
         try:
-            future = executor.submit(fn, *args)
+            try:
+                future = executor.submit(fn, *args)
+            except BrokenProcessPool:
+                # A worker died while the pool was idle: nothing of this job ran yet.
+                await self._replace(executor)
+                executor = self._executor
+                future = executor.submit(fn, *args)
             return await asyncio.wrap_future(future)
         except BrokenProcessPool as exc:
             # Every job in flight fails with it, not only the one that crashed its worker.
