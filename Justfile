@@ -58,6 +58,9 @@ test-notify *args:
 test-portfolio *args:
     just test-service portfolio {{args}}
 
+test-media *args:
+    just test-service media {{args}}
+
 # Cross-service contract tests over the catalog.
 test-contract *args:
     {{pytest}} tests/contract {{args}}

@@ -1,0 +1,1 @@
+"""Media: uploads validated by content, resized variants, object storage."""
