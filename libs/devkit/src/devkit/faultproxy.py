@@ -9,6 +9,7 @@ control methods are safe to call from any thread and return once the fault is in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import threading
@@ -34,26 +35,29 @@ class ProxyStats:
     """Backend to client."""
 
 
-def _reset_on_close(writer: asyncio.StreamWriter) -> None:
-    """Make the coming close a TCP reset, as a crashed peer or a dropped link would look."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
+def _reset(sock: socket.socket) -> None:
+    """Close with a TCP reset, as a crashed peer or a dropped link would look."""
+    with contextlib.suppress(OSError):  # already closed
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
 
 
 class _Link:
-    """One proxied connection: the client's side, the backend's side, the two pipes."""
+    """One proxied connection: the client's socket, the backend's, the handler and its pipes."""
 
-    def __init__(self, client: asyncio.StreamWriter) -> None:
+    def __init__(self, client: socket.socket) -> None:
         self.client = client
-        self.backend: asyncio.StreamWriter | None = None
+        self.writers: list[asyncio.StreamWriter] = []
         self.tasks: set[asyncio.Task[None]] = set()
 
     def abort(self) -> None:
-        for writer in (self.client, self.backend):
-            if writer is not None and not writer.transport.is_closing():
-                _reset_on_close(writer)
-                writer.transport.abort()
+        for writer in self.writers:
+            sock = writer.get_extra_info("socket")
+            if sock is not None and not writer.transport.is_closing():
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+        if not self.writers:
+            _reset(self.client)  # not yet handed to a stream
         current = asyncio.current_task()
         for task in self.tasks:
             if task is not current:
@@ -76,7 +80,7 @@ class FaultProxy:
         self._accepted = self._bytes_up = self._bytes_down = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
         self._flowing: asyncio.Event | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -176,16 +180,36 @@ class FaultProxy:
         await self._listen()
 
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(
-            self._accept, self.host, self.port, reuse_address=True
-        )
-        self.port = self._server.sockets[0].getsockname()[1]  # the port 0 was given
+        # A socket accepted from a reader callback, not asyncio.Server or sock_accept: closing
+        # either while a connection is half-accepted leaks it (the client hangs, no reset).
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.port))
+        listener.listen(128)
+        listener.setblocking(False)
+        self.port = listener.getsockname()[1]  # the port 0 was given
+        self._listener = listener
+        asyncio.get_running_loop().add_reader(listener, self._accept_ready, listener)
 
     async def _unlisten(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            asyncio.get_running_loop().remove_reader(listener)
+            listener.close()  # the kernel resets connections not yet accepted
+
+    def _accept_ready(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # e.g. out of file descriptors: the client's connect times out
+            client.setblocking(False)
+            self._accepted += 1
+            link = _Link(client)
+            self._links.add(link)  # before the handler runs, so a cut now reaches it
+            link.tasks.add(asyncio.create_task(self._serve(link)))
 
     async def _close(self) -> None:
         await self._cut()
@@ -211,25 +235,23 @@ class FaultProxy:
     async def _restore(self) -> None:
         self._mode = "forward"
         self._delay_s = 0.0
-        if self._server is None:
+        if self._listener is None:
             await self._listen()
         assert self._flowing is not None
         self._flowing.set()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._accepted += 1
-        link = _Link(writer)
-        self._links.add(link)
-        task = asyncio.current_task()
-        assert task is not None and self._flowing is not None
-        link.tasks.add(task)
+    async def _serve(self, link: _Link) -> None:
+        assert self._flowing is not None
         try:
+            if self._mode == "refuse":  # accepted just before the listener closed
+                raise ConnectionRefusedError
+            reader, writer = await asyncio.open_connection(sock=link.client)
+            link.writers.append(writer)
             await self._flowing.wait()  # a blackhole does not even reach the backend
-            up_reader, link.backend = await asyncio.open_connection(
-                self.target_host, self.target_port
-            )
+            up_reader, up_writer = await asyncio.open_connection(self.target_host, self.target_port)
+            link.writers.append(up_writer)
             pipes = (
-                asyncio.create_task(self._pipe(reader, link.backend, up=True)),
+                asyncio.create_task(self._pipe(reader, up_writer, up=True)),
                 asyncio.create_task(self._pipe(up_reader, writer, up=False)),
             )
             link.tasks.update(pipes)
@@ -239,7 +261,7 @@ class FaultProxy:
             # sees a reset too, as it would if the link between them broke.
             link.abort()
         else:
-            for side in (writer, link.backend):
+            for side in link.writers:
                 side.close()
         finally:
             self._links.discard(link)
@@ -252,12 +274,12 @@ class FaultProxy:
             await self._flowing.wait()
             if self._delay_s > 0:
                 await asyncio.sleep(self._delay_s)
-            writer.write(data)
-            await writer.drain()
-            if up:
+            if up:  # counted before the peer can see them, so a reader never sees stale counts
                 self._bytes_up += len(data)
             else:
                 self._bytes_down += len(data)
+            writer.write(data)
+            await writer.drain()
         # The peer finished sending: pass the half-close on, keep the other direction open.
         if writer.can_write_eof() and not writer.transport.is_closing():
             writer.write_eof()

@@ -127,6 +127,23 @@ def check_key(key: str) -> str:
     return key
 
 
+MAX_METADATA_BYTES = 2048  # S3's limit on user metadata, keys and values together
+
+
+def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """User metadata as S3 stores it (keys lower-cased), or InvalidObjectRequest: it travels
+    in HTTP headers, so only printable ASCII fits."""
+    checked = {key.lower(): value for key, value in (metadata or {}).items()}
+    for key, value in checked.items():
+        if not key or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in key):
+            raise InvalidObjectRequest(f"metadata key {key!r}: letters, digits, '-', '_', '.'")
+        if not all(" " <= c <= "~" for c in value):
+            raise InvalidObjectRequest(f"metadata {key!r}: only printable ASCII is stored")
+    if sum(len(k) + len(v) for k, v in checked.items()) > MAX_METADATA_BYTES:
+        raise InvalidObjectRequest(f"metadata larger than {MAX_METADATA_BYTES} bytes")
+    return checked
+
+
 def check_expiry(expires_in: timedelta) -> int:
     """The expiry in whole seconds, within what a SigV4 signature can carry."""
     seconds = int(expires_in.total_seconds())

@@ -26,6 +26,7 @@ from media.storage import (
     StorageUnavailable,
     check_expiry,
     check_key,
+    check_metadata,
 )
 from media.storage_settings import MAX_PART_SIZE, S3Settings
 
@@ -121,21 +122,19 @@ class S3Storage:
         self, key: str, data: bytes, *, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> ObjectInfo:
         check_key(key)
+        meta = check_metadata(metadata)
         s3 = await self._s3()
         with translated():
             answer = await s3.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=data,
-                ContentType=content_type,
-                Metadata=dict(metadata or {}),
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, Metadata=meta
             )
-        return ObjectInfo(key, len(data), content_type, _etag(answer), dict(metadata or {}))
+        return ObjectInfo(key, len(data), content_type, _etag(answer), meta)
 
     async def put_file(
         self, key: str, path: Path, *, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> ObjectInfo:
         check_key(key)
+        meta = check_metadata(metadata)
         try:
             size = (await asyncio.to_thread(path.stat)).st_size
         except OSError as exc:
@@ -143,7 +142,7 @@ class S3Storage:
         if size < self.settings.multipart_threshold:
             # Below the threshold the whole file is one request body (bounded memory).
             data = await asyncio.to_thread(path.read_bytes)
-            return await self.put_bytes(key, data, content_type=content_type, metadata=metadata)
+            return await self.put_bytes(key, data, content_type=content_type, metadata=meta)
         etag = await upload_in_parts(
             await self._s3(),
             self.settings,
@@ -151,9 +150,9 @@ class S3Storage:
             path,
             size,
             content_type=content_type,
-            metadata=dict(metadata or {}),
+            metadata=meta,
         )
-        return ObjectInfo(key, size, content_type, etag, dict(metadata or {}))
+        return ObjectInfo(key, size, content_type, etag, meta)
 
     async def head(self, key: str) -> ObjectInfo:
         check_key(key)
