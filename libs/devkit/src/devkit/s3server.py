@@ -42,7 +42,7 @@ class S3Server:
         secret_key: str = DEFAULT_SECRET_KEY,
         region: str = "us-east-1",
         startup_timeout_s: float = 60.0,
-        stop_grace_s: float = 2.0,
+        stop_grace_s: float = 1.0,
     ) -> None:
         self._owns_root = root is None
         self.root = Path(root or tempfile.mkdtemp(prefix="devkit-s3-")).resolve()
