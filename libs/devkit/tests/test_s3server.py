@@ -108,7 +108,7 @@ def test_the_fixture_fails_the_test_when_weed_cannot_start(
 def test_the_developer_command_serves_until_terminated(tmp_path: Path) -> None:
     port = WeedPorts.free().s3
     root = tmp_path / "dev-s3"
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "devkit.s3server", "--port", str(port), "--dir", str(root)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
