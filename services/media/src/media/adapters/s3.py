@@ -225,7 +225,8 @@ class S3Storage:
 
     async def presigned_get(self, key: str, *, expires_in: timedelta | None = None) -> str:
         check_key(key)
-        seconds = check_expiry(expires_in or self.settings.presign_get_expiry)
+        default = self.settings.presign_get_expiry
+        seconds = check_expiry(default if expires_in is None else expires_in)
         s3 = await self._s3()
         with translated():
             return await s3.generate_presigned_url(
@@ -248,7 +249,7 @@ class S3Storage:
             )
         if not content_type or "/" not in content_type:
             raise InvalidObjectRequest(f"not a media type: {content_type!r}")
-        expiry = expires_in or self.settings.presign_upload_expiry
+        expiry = self.settings.presign_upload_expiry if expires_in is None else expires_in
         seconds = check_expiry(expiry)
         s3 = await self._s3()
         with translated():
