@@ -57,11 +57,15 @@ async def roundtrip(
 
 async def test_forwards_both_ways_and_counts(proxy: FaultProxy, echo: EchoServer) -> None:
     reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
+    other_reader, other_writer = await asyncio.open_connection(proxy.host, proxy.port)
     assert await roundtrip(reader, writer, b"ping" * 1000) == b"ping" * 1000
+    assert await roundtrip(other_reader, other_writer, b"pong") == b"pong"
     writer.close()
+    other_writer.close()
     stats = proxy.stats
-    assert (stats.accepted, stats.bytes_up, stats.bytes_down) == (1, 4000, 4000)
-    assert echo.received == 4000
+    assert (stats.accepted, stats.peak, stats.bytes_up, stats.bytes_down) == (2, 2, 4004, 4004)
+    assert echo.received == 4004
+    await wait_for(lambda: proxy.stats.active == 0, timeout=5, message="links not closed")
 
 
 async def test_keeps_forwarding_while_the_test_loop_is_blocked(proxy: FaultProxy) -> None:
@@ -134,11 +138,18 @@ async def test_a_backend_that_is_down_is_a_reset_for_the_client() -> None:
         sock.bind(("127.0.0.1", 0))
         dead_port = sock.getsockname()[1]  # nothing listens once closed
     with FaultProxy("127.0.0.1", dead_port) as proxy:
-        with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
+
+        async def talk() -> None:
             # The reset may come before the client's connect call has even returned.
             reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
             writer.write(b"anyone?")
-            await asyncio.wait_for(reader.readexactly(1), 5)
+            try:
+                await asyncio.wait_for(reader.readexactly(1), 5)
+            finally:
+                writer.close()
+
+        with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
+            await talk()
         await wait_for(lambda: proxy.stats.active == 0, timeout=5, message="link not dropped")
 
 

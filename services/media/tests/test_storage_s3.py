@@ -30,6 +30,10 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def files_in(directory: Path) -> list[Path]:
+    return sorted(directory.iterdir())
+
+
 def random_file(path: Path, size: int) -> Path:
     path.write_bytes(os.urandom(size))
     return path
@@ -61,7 +65,7 @@ async def test_bytes_in_head_download_and_delete(storage: S3Storage, tmp_path: P
     downloaded = await storage.download("originals/a.txt", target)
     assert target.read_bytes() == b"hello"
     assert downloaded.size == 5
-    assert list(tmp_path.iterdir()) == [target]  # no partial file left beside it
+    assert files_in(tmp_path) == [target]  # no partial file left beside it
 
     await storage.delete("originals/a.txt")
     with pytest.raises(ObjectMissing):
@@ -77,7 +81,7 @@ async def test_a_missing_object_is_typed_and_downloads_nothing(
     assert missing.value.key == "nothing/here"
     with pytest.raises(ObjectMissing):
         await storage.download("nothing/here", tmp_path / "out")
-    assert list(tmp_path.iterdir()) == []
+    assert files_in(tmp_path) == []
 
 
 async def test_a_small_file_goes_up_in_one_request(storage: S3Storage, tmp_path: Path) -> None:

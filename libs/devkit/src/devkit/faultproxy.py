@@ -29,6 +29,8 @@ class ProxyStats:
     accepted: int
     """Client connections the proxy accepted (refused ones never reach it)."""
     active: int
+    peak: int
+    """The most connections open at once since the proxy started."""
     bytes_up: int
     """Client to backend."""
     bytes_down: int
@@ -77,7 +79,7 @@ class FaultProxy:
         self._mode: Mode = "forward"
         self._delay_s = 0.0
         self._links: set[_Link] = set()
-        self._accepted = self._bytes_up = self._bytes_down = 0
+        self._accepted = self._peak = self._bytes_up = self._bytes_down = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._listener: socket.socket | None = None
@@ -158,7 +160,9 @@ class FaultProxy:
 
     @property
     def stats(self) -> ProxyStats:
-        return ProxyStats(self._accepted, len(self._links), self._bytes_up, self._bytes_down)
+        return ProxyStats(
+            self._accepted, len(self._links), self._peak, self._bytes_up, self._bytes_down
+        )
 
     @property
     def address(self) -> str:
@@ -209,6 +213,7 @@ class FaultProxy:
             self._accepted += 1
             link = _Link(client)
             self._links.add(link)  # before the handler runs, so a cut now reaches it
+            self._peak = max(self._peak, len(self._links))
             link.tasks.add(asyncio.create_task(self._serve(link)))
 
     async def _close(self) -> None:

@@ -39,13 +39,18 @@ class S3Settings(BaseModel):
     """Silence allowed while waiting for bytes of an answer (not the whole transfer)."""
     max_attempts: int = Field(default=3, ge=1, le=10)
     """Tries per request, the first included (botocore's standard retry mode)."""
+    min_upload_rate: int = Field(default=512 * 1024, gt=0)
+    """Bytes per second below which a request body counts as stalled. aiohttp has no write
+    timeout: without this bound an upload into a silent network would wait forever."""
 
     presign_get_expiry: timedelta = timedelta(minutes=15)
     presign_upload_expiry: timedelta = timedelta(minutes=15)
 
-    def outage_reported_within_s(self) -> float:
-        """The longest a small request can take to fail when the store is unreachable or
-        silent: every attempt times out, plus botocore's capped backoff between attempts."""
-        per_attempt = self.connect_timeout_s + self.read_timeout_s
+    def outage_reported_within_s(self, body_bytes: int = 0) -> float:
+        """The longest a request can take to fail when the store is unreachable or silent:
+        every attempt times out, plus botocore's capped backoff between attempts."""
+        per_attempt = (
+            self.connect_timeout_s + self.read_timeout_s + body_bytes / self.min_upload_rate
+        )
         backoff = sum(min(2.0**n, 20.0) for n in range(self.max_attempts - 1))
         return self.max_attempts * per_attempt + backoff

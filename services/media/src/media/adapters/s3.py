@@ -125,9 +125,10 @@ class S3Storage:
         meta = check_metadata(metadata)
         s3 = await self._s3()
         with translated():
-            answer = await s3.put_object(
-                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, Metadata=meta
-            )
+            async with asyncio.timeout(self.settings.outage_reported_within_s(len(data))):
+                answer = await s3.put_object(
+                    Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, Metadata=meta
+                )
         return ObjectInfo(key, len(data), content_type, _etag(answer), meta)
 
     async def put_file(

@@ -62,7 +62,8 @@ def from_transport_error(exc: BaseException) -> Exception:
         return StorageMisconfigured(f"no usable S3 credentials: {exc}")
     if isinstance(exc, ParamValidationError):
         return StorageError(f"invalid S3 request: {exc}")
-    return StorageUnavailable(f"the store is unreachable: {type(exc).__name__}: {exc}")
+    detail = str(exc) or "no progress within the request's deadline"
+    return StorageUnavailable(f"the store is unreachable: {type(exc).__name__}: {detail}")
 
 
 @contextmanager

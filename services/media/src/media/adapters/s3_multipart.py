@@ -62,9 +62,11 @@ async def upload_in_parts(
             offset = (number - 1) * part_size
             data = await asyncio.to_thread(_read_part, path, offset, min(part_size, size - offset))
             with translated():
-                answer = await s3.upload_part(
-                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
-                )
+                # A bound on the whole part, retries included: a stalled write never times out.
+                async with asyncio.timeout(settings.outage_reported_within_s(len(data))):
+                    answer = await s3.upload_part(
+                        Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+                    )
             done[number] = answer["ETag"]
 
     try:
