@@ -108,20 +108,21 @@ def test_the_fixture_fails_the_test_when_weed_cannot_start(
 def test_the_developer_command_serves_until_terminated(tmp_path: Path) -> None:
     port = WeedPorts.free().s3
     root = tmp_path / "dev-s3"
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "devkit.s3server", "--port", str(port), "--dir", str(root)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-    )
-    try:
-        assert process.stdout is not None
-        banner = process.stdout.readline()  # printed once S3 answers
-        assert f"S3 on http://127.0.0.1:{port}" in banner, banner
-        assert WeedPorts.load(root / "ports.json") is not None
-        server = S3Server(root, ports=WeedPorts.load(root / "ports.json"))
-        assert server.client().list_buckets()["Buckets"] == []
-    finally:
-        process.send_signal(signal.SIGTERM)
+    ) as process:
+        try:
+            assert process.stdout is not None
+            banner = process.stdout.readline()  # printed once S3 answers
+            assert f"S3 on http://127.0.0.1:{port}" in banner, banner
+            ports = WeedPorts.load(root / "ports.json")
+            assert ports is not None and ports.s3 == port
+            server = S3Server(root, ports=ports)
+            assert server.client().list_buckets()["Buckets"] == []
+        finally:
+            process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
     assert not port_open("127.0.0.1", port)
