@@ -106,6 +106,13 @@ async def test_a_file_above_the_threshold_goes_up_in_parts(
     assert sha256(tmp_path / "back.bin") == sha256(source)
 
 
+def test_development_credentials_are_recognised(s3_settings: S3Settings) -> None:
+    assert S3Settings().has_development_credentials()
+    assert not s3_settings.model_copy(
+        update={"access_key": SecretStr("prod-key"), "secret_key": SecretStr("prod-secret")}
+    ).has_development_credentials()
+
+
 def test_part_size_grows_so_any_file_fits_in_ten_thousand_parts() -> None:
     assert part_size_for(12 * MIB, 5 * MIB) == 5 * MIB
     huge = 100 * 1024 * MIB

@@ -9,61 +9,20 @@ control methods are safe to call from any thread and return once the fault is in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-import struct
 import threading
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self
+
+from devkit.proxylink import Link, ProxyStats
+
+__all__ = ["FaultProxy", "Mode", "ProxyStats"]
 
 Mode = Literal["forward", "refuse", "blackhole"]
 
 _CHUNK = 64 * 1024
 _CONTROL_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True)
-class ProxyStats:
-    accepted: int
-    """Client connections the proxy accepted (refused ones never reach it)."""
-    active: int
-    peak: int
-    """The most connections open at once since the proxy started."""
-    bytes_up: int
-    """Client to backend."""
-    bytes_down: int
-    """Backend to client."""
-
-
-def _reset(sock: socket.socket) -> None:
-    """Close with a TCP reset, as a crashed peer or a dropped link would look."""
-    with contextlib.suppress(OSError):  # already closed
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
-
-
-class _Link:
-    """One proxied connection: the client's socket, the backend's, the handler and its pipes."""
-
-    def __init__(self, client: socket.socket) -> None:
-        self.client = client
-        self.writers: list[asyncio.StreamWriter] = []
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    def abort(self) -> None:
-        for writer in self.writers:
-            sock = writer.get_extra_info("socket")
-            if sock is not None and not writer.transport.is_closing():
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            writer.transport.abort()
-        if not self.writers:
-            _reset(self.client)  # not yet handed to a stream
-        current = asyncio.current_task()
-        for task in self.tasks:
-            if task is not current:
-                task.cancel()
 
 
 class FaultProxy:
@@ -78,7 +37,7 @@ class FaultProxy:
         self.port = port
         self._mode: Mode = "forward"
         self._delay_s = 0.0
-        self._links: set[_Link] = set()
+        self._links: set[Link] = set()
         self._accepted = self._peak = self._bytes_up = self._bytes_down = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -211,7 +170,7 @@ class FaultProxy:
                 return  # e.g. out of file descriptors: the client's connect times out
             client.setblocking(False)
             self._accepted += 1
-            link = _Link(client)
+            link = Link(client)
             self._links.add(link)  # before the handler runs, so a cut now reaches it
             self._peak = max(self._peak, len(self._links))
             link.tasks.add(asyncio.create_task(self._serve(link)))
@@ -245,7 +204,7 @@ class FaultProxy:
         assert self._flowing is not None
         self._flowing.set()
 
-    async def _serve(self, link: _Link) -> None:
+    async def _serve(self, link: Link) -> None:
         assert self._flowing is not None
         try:
             if self._mode == "refuse":  # accepted just before the listener closed

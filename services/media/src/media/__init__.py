@@ -1,0 +1,1 @@
+"""Media: uploads, resized variants and the object storage that holds them."""

@@ -46,6 +46,13 @@ class S3Settings(BaseModel):
     presign_get_expiry: timedelta = timedelta(minutes=15)
     presign_upload_expiry: timedelta = timedelta(minutes=15)
 
+    def has_development_credentials(self) -> bool:
+        """Still the local server's keys: the service refuses them outside dev."""
+        defaults = type(self).model_fields
+        return any(
+            getattr(self, name) == defaults[name].default for name in ("access_key", "secret_key")
+        )
+
     def outage_reported_within_s(self, body_bytes: int = 0) -> float:
         """The longest a request can take to fail when the store is unreachable or silent:
         every attempt times out, plus botocore's capped backoff between attempts."""

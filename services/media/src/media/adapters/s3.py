@@ -7,7 +7,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from events.logs import get_logger
 from media.adapters.s3_errors import error_code, translated
 from media.adapters.s3_multipart import upload_in_parts
+from media.adapters.s3_presign import presigned_post
 from media.storage import (
     InvalidObjectRequest,
     ObjectInfo,
@@ -28,7 +29,7 @@ from media.storage import (
     check_key,
     check_metadata,
 )
-from media.storage_settings import MAX_PART_SIZE, S3Settings
+from media.storage_settings import S3Settings
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 log = get_logger("media.storage")
 
 _DOWNLOAD_CHUNK = 1024 * 1024
-_MAX_POST_SIZE = MAX_PART_SIZE  # a single POST upload carries at most 5 GiB
 
 
 def client_config(settings: S3Settings) -> AioConfig:
@@ -244,33 +244,9 @@ class S3Storage:
         expires_in: timedelta | None = None,
     ) -> PresignedUpload:
         check_key(key)
-        if not 0 <= min_size <= max_size <= _MAX_POST_SIZE:
-            raise InvalidObjectRequest(
-                f"upload size range [{min_size}, {max_size}] must lie within [0, {_MAX_POST_SIZE}]"
-            )
-        if not content_type or "/" not in content_type:
-            raise InvalidObjectRequest(f"not a media type: {content_type!r}")
         expiry = self.settings.presign_upload_expiry if expires_in is None else expires_in
-        seconds = check_expiry(expiry)
-        s3 = await self._s3()
-        with translated():
-            post = await s3.generate_presigned_post(
-                Bucket=self.bucket,
-                Key=key,
-                Fields={"Content-Type": content_type},
-                Conditions=[
-                    {"Content-Type": content_type},
-                    ["content-length-range", min_size, max_size],
-                ],
-                ExpiresIn=seconds,
-            )
-        return PresignedUpload(
-            url=str(post["url"]),
-            fields={name: str(value) for name, value in post["fields"].items()},
-            key=key,
-            content_type=content_type,
-            max_size=max_size,
-            expires_at=datetime.now(UTC) + timedelta(seconds=seconds),
+        return await presigned_post(
+            await self._s3(), self.bucket, key, content_type, min_size, max_size, expiry
         )
 
 
