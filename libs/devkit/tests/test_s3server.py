@@ -3,6 +3,8 @@ with its data; and the messages when it cannot start."""
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,7 +19,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from devkit import s3admin
 from devkit.s3server import S3Server, S3ServerError
 from devkit.weed import WeedPorts
-from events.infra import port_open
+from events.infra import port_open, wait_for
 
 
 @pytest.fixture
@@ -126,3 +128,36 @@ def test_the_developer_command_serves_until_terminated(tmp_path: Path) -> None:
             process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
     assert not port_open("127.0.0.1", port)
+
+
+def start_then_kill(script: str) -> str:
+    """Run `script` until it prints a line, then kill it; returns the line."""
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) as run:
+        assert run.stdout is not None
+        line = run.stdout.readline()
+        run.kill()  # no cleanup code runs: as when a CI timeout kills pytest
+        run.wait(10)
+    return line
+
+
+async def test_weed_does_not_outlive_a_killed_test_run(tmp_path: Path) -> None:
+    script = (
+        "import time\n"
+        "from devkit.s3server import S3Server\n"
+        f"server = S3Server({str(tmp_path / 's3')!r}).start()\n"
+        "print(server.pid, server.ports.all(), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    pid, ports = start_then_kill(script).split(" ", 1)
+
+    def weed_gone() -> bool:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        # A zombie until init reaps it: dead all the same.
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+    await wait_for(weed_gone, timeout=10, message=f"weed {pid} outlived the process that ran it")
+    for port in json.loads(ports):
+        assert not port_open("127.0.0.1", port)

@@ -21,7 +21,15 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from devkit import s3admin
-from devkit.weed import S3ServerError, WeedPorts, command, identities, stale_sockets, weed_binary
+from devkit.weed import (
+    S3ServerError,
+    WeedPorts,
+    command,
+    die_with_parent,
+    identities,
+    stale_sockets,
+    weed_binary,
+)
 from events.infra import port_open
 
 __all__ = ["DEFAULT_ACCESS_KEY", "DEFAULT_SECRET_KEY", "S3Server", "S3ServerError"]
@@ -76,6 +84,10 @@ class S3Server:
         return self.root / "weed.log"
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
@@ -83,8 +95,13 @@ class S3Server:
 
     def start(self) -> Self:
         """Start weed and return once S3 answers signed requests and a volume server is up."""
+        if self._spawn():
+            self._ready_or_stop()
+        return self
+
+    def _spawn(self) -> bool:
         if self.running:
-            return self
+            return False
         busy = [p for p in self.ports.all() if port_open("127.0.0.1", p, timeout=0.2)]
         if busy:
             raise S3ServerError(
@@ -104,13 +121,16 @@ class S3Server:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C meant for pytest does not reach weed first
+            preexec_fn=die_with_parent(),
         )
+        return True
+
+    def _ready_or_stop(self) -> None:
         try:
             self._wait_ready()
         except BaseException:
             self.stop()
             raise
-        return self
 
     def stop(self) -> None:
         """Terminate weed (killed after the grace period); its ports refuse connections after."""
@@ -142,13 +162,17 @@ class S3Server:
             shutil.rmtree(self.root, ignore_errors=True)
 
     async def astart(self) -> Self:
-        return await asyncio.to_thread(self.start)
+        # Spawned from this (long-lived) thread: weed dies with the thread that started it.
+        if self._spawn():
+            await asyncio.to_thread(self._ready_or_stop)
+        return self
 
     async def astop(self) -> None:
         await asyncio.to_thread(self.stop)
 
     async def arestart(self) -> Self:
-        return await asyncio.to_thread(self.restart)
+        await self.astop()
+        return await self.astart()
 
     def __enter__(self) -> Self:
         try:

@@ -3,10 +3,14 @@ ports it opens, the identities file that makes it check signatures, the command 
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import signal
 import socket
+import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, fields
 from importlib import metadata
@@ -90,6 +94,22 @@ class WeedPorts:
             return cls(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
             return None
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that has Linux kill weed when the thread that started it ends, so a test
+    run killed by a timeout leaves no server behind; elsewhere None (nothing to do)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before the fork
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    return preexec
 
 
 def identities(access_key: str, secret_key: str) -> str:
