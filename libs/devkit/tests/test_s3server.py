@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from devkit import s3admin
 from devkit.s3server import S3Server, S3ServerError
-from devkit.weed import WeedPorts
+from devkit.weed import WeedPorts, stale_sockets
 from events.infra import port_open, wait_for
 
 
@@ -159,5 +159,7 @@ async def test_weed_does_not_outlive_a_killed_test_run(tmp_path: Path) -> None:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
     await wait_for(weed_gone, timeout=10, message=f"weed {pid} outlived the process that ran it")
-    for port in json.loads(ports):
-        assert not port_open("127.0.0.1", port)
+    killed = WeedPorts(*json.loads(ports))
+    assert not any(port_open("127.0.0.1", port) for port in killed.all())
+    for sock in stale_sockets(killed):  # what only stop() would have removed
+        sock.unlink(missing_ok=True)
