@@ -1,12 +1,18 @@
-"""Media imaging fixtures: real image files, written once per session where they are costly."""
+"""Media's fixtures: real image files (written once per session where they are costly), and the
+S3 adapter on a bucket of the test's own, on a real server."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from devkit.s3server import S3Server
 from media import testing
+from media.adapters.s3 import S3Storage
+from media.storage_settings import S3Settings
+from media.testing import s3_settings_for
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +41,15 @@ def out_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "out"
     directory.mkdir()
     return directory
+
+
+@pytest.fixture
+def s3_settings(s3_server: S3Server, s3_bucket: str) -> S3Settings:
+    return s3_settings_for(s3_server, s3_bucket)
+
+
+@pytest.fixture
+async def storage(s3_settings: S3Settings) -> AsyncIterator[S3Storage]:
+    async with S3Storage(s3_settings) as opened:
+        await opened.ensure_bucket()
+        yield opened

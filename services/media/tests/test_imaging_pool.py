@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from events.infra import wait_for
+from events.testing import wait_for
 from media import testing
 from media.imaging import CorruptImage, TooManyPixels, UnsupportedMediaType, identify
 from media.imaging_pool import ImagingPool, ImagingSettings, WorkerCrashed

@@ -1,18 +1,21 @@
-"""Fixtures every service's tests get once `events` is installed: real servers, isolated per run.
+"""Fixtures devkit gives every test session: real servers, isolated per run.
 
-Each session gets its own RabbitMQ virtual host and each requester its own database, both removed
-afterwards, so runs never see each other's data.
+Each session gets its own RabbitMQ virtual host and its own S3 server; each requester its own
+database and bucket, all removed afterwards, so runs never see each other's data. A fault proxy
+factory puts a cuttable connection in front of any of them.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from pydantic import SecretStr
 
 from devkit import servers as infra
+from devkit.faultproxy import FaultProxy
+from devkit.s3server import S3Server, S3ServerError
 from events.settings import BusSettings
 
 
@@ -58,3 +61,48 @@ async def fresh_database(postgres_server: str) -> AsyncIterator[str]:
         yield url
     finally:
         await infra.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A SeaweedFS S3 server on free loopback ports, its data removed after the session."""
+    server = S3Server()
+    try:
+        server.start()
+    except S3ServerError as exc:
+        server.close()
+        pytest.fail(f"the test S3 server could not start: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> Iterator[str]:
+    """A bucket name no one has used (not created: the code under test may create it); the
+    bucket is removed afterwards with everything in it."""
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    try:
+        yield name
+    finally:
+        if not s3_server.running:
+            s3_server.start()  # a test that stopped the server must not leak its bucket
+        s3_server.delete_bucket(name)
+
+
+@pytest.fixture
+def fault_proxy() -> Iterator[Callable[[str, int], FaultProxy]]:
+    """Starts fault proxies in front of `host:port`; all are stopped after the test."""
+    started: list[FaultProxy] = []
+
+    def start(host: str, port: int) -> FaultProxy:
+        proxy = FaultProxy(host, port).start()
+        started.append(proxy)
+        return proxy
+
+    try:
+        yield start
+    finally:
+        for proxy in started:
+            proxy.stop()

@@ -1,4 +1,5 @@
-"""Real image files for tests and benchmarks: photos with metadata, alpha, animation, bombs."""
+"""Builders media's tests, the e2e suite and the benchmark share: real image files (photos with
+metadata, alpha, animation, bombs) and storage settings for a devkit S3 server."""
 
 from __future__ import annotations
 
@@ -6,8 +7,15 @@ import random
 import struct
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PIL import ExifTags, Image, ImageCms, ImageDraw
+from pydantic import SecretStr
+
+from media.storage_settings import MIB, S3Settings
+
+if TYPE_CHECKING:
+    from devkit.s3server import S3Server  # dev-only: never imported at run time here
 
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)
@@ -251,3 +259,22 @@ def refused_uploads(directory: Path) -> dict[str, tuple[Path, str]]:
 def _empty(path: Path) -> Path:
     path.write_bytes(b"")
     return path
+
+
+def s3_settings_for(server: S3Server, bucket: str, **overrides: Any) -> S3Settings:
+    """Settings for `bucket` on a local server, failing fast (an outage shows in seconds) and
+    switching to multipart at 5 MiB so tests exercise it with small files."""
+    values: dict[str, Any] = {
+        "endpoint_url": server.endpoint_url,
+        "region": server.region,
+        "access_key": SecretStr(server.access_key),
+        "secret_key": SecretStr(server.secret_key),
+        "bucket": bucket,
+        "multipart_threshold": 5 * MIB,
+        "part_size": 5 * MIB,
+        "connect_timeout_s": 1.0,
+        "read_timeout_s": 2.0,
+        "max_attempts": 2,
+    }
+    values.update(overrides)
+    return S3Settings(**values)
