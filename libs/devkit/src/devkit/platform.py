@@ -153,6 +153,15 @@ class Platform:
                 "SMTP__PORT": str(self.smtp.port),
                 "SMTP__SECURITY": "none",
             }
+        if "s3" in service.needs:
+            s3 = self.run.s3
+            values |= {
+                "S3__ENDPOINT_URL": s3.endpoint_url,
+                "S3__ACCESS_KEY": s3.access_key,
+                "S3__SECRET_KEY": s3.secret_key,
+                "S3__REGION": s3.region,
+                "S3__BUCKET": self.run.bucket,
+            }
         values |= _local_env(service, LocalRun(self, service))
         prefix = service.name.upper() + "_"
         return {prefix + key: value for key, value in values.items()}

@@ -2,7 +2,7 @@
 
 E2E_INFRA=containers boots RabbitMQ, PostgreSQL, MinIO and Meilisearch with testcontainers (images
 overridable by E2E_IMAGE_*); E2E_INFRA=local uses the servers on loopback, starting those that are
-down (RabbitMQ, PostgreSQL from their Debian packages; an S3 server from moto); auto picks
+down (RabbitMQ, PostgreSQL from their Debian packages; an S3 server from SeaweedFS); auto picks
 containers when an engine answers and the images are present, else local. Either way each run
 gets its own virtual host, databases and bucket, removed afterwards.
 """
@@ -21,9 +21,12 @@ import asyncpg
 import boto3
 
 from devkit import servers
-from devkit.servers import free_port
+from devkit.s3server import S3Server, S3ServerError
+from devkit.weed import WeedPorts
 
 ROOT = servers.repo_root()
+
+DEV_S3_PORT = 8333
 
 IMAGES = {
     "rabbitmq": os.environ.get("E2E_IMAGE_RABBITMQ", "rabbitmq:3.13-management"),
@@ -85,8 +88,9 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self) -> None:
-        self._moto: Any = None
+    def __init__(self, *, dev: bool = False) -> None:
+        self._dev = dev
+        self._s3: S3Server | None = None
 
     def start(self) -> Infra:
         amqp_down = not _reachable(servers.amqp_url(), 5672)
@@ -104,22 +108,41 @@ class LocalProvider:
                 )
         servers.require_rabbitmq()
         servers.require_postgres()
-        from moto.server import ThreadedMotoServer
-
-        port = free_port()
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._moto.start()
+        # SeaweedFS checks signatures and expiry, so signed URLs are really tested. A developer's
+        # run keeps its data and the S3 port media's settings default to; a test run gets its own.
+        if self._dev:
+            root = ROOT / "var" / "s3"
+            root.mkdir(parents=True, exist_ok=True)
+            self._s3 = S3Server(root, ports=WeedPorts.free(s3=DEV_S3_PORT))
+        else:  # keys of the run's own: services refuse the development ones outside dev
+            self._s3 = S3Server(
+                access_key=f"e2e-{uuid.uuid4().hex[:12]}", secret_key=uuid.uuid4().hex
+            )
+        try:
+            self._s3.start()
+        except S3ServerError as exc:
+            raise ProviderUnavailable(
+                f"local provider: the S3 server did not start: {exc}"
+            ) from exc
         return Infra(
             provider=self.name,
             amqp_url=servers.amqp_url(),
             postgres_url=servers.postgres_url(),
-            s3=S3(f"http://127.0.0.1:{port}", "e2e-access", "e2e-secret"),
-            notes=["S3 is moto's standalone server; search uses PostgreSQL full-text search"],
+            s3=S3(self._s3.endpoint_url, self._s3.access_key, self._s3.secret_key),
+            notes=["S3 is SeaweedFS (weed); search uses PostgreSQL full-text search"],
         )
 
+    def s3_server(self) -> S3Server | None:
+        """The local S3 server, which outage tests stop and start again."""
+        return self._s3
+
     def stop(self) -> None:
-        if self._moto is not None:
-            self._moto.stop()
+        if self._s3 is not None:
+            if self._dev:
+                self._s3.stop()  # keeps its data for the next run
+            else:
+                self._s3.close()
+            self._s3 = None
 
     def create_vhost(self, name: str) -> None:
         user = urlsplit(servers.amqp_url()).username or "guest"
@@ -252,11 +275,11 @@ class ContainersProvider:
         self._rabbitmqctl("close_all_connections", "--vhost", vhost, "e2e: connection loss")
 
 
-def choose(mode: str | None = None) -> Provider:
+def choose(mode: str | None = None, *, dev: bool = False) -> Provider:
     """The provider E2E_INFRA asks for; `auto` falls back to local with the reason noted."""
     mode = (mode or os.environ.get("E2E_INFRA", "auto")).lower()
     if mode == "local":
-        return LocalProvider()
+        return LocalProvider(dev=dev)
     if mode == "containers":
         return ContainersProvider()
     if mode != "auto":
@@ -266,7 +289,7 @@ def choose(mode: str | None = None) -> Provider:
             return ContainersProvider(pull=False)
     except ProviderUnavailable:
         pass
-    return LocalProvider()
+    return LocalProvider(dev=dev)
 
 
 def _reachable(url: str, default_port: int) -> bool:

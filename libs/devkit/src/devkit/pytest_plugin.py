@@ -66,7 +66,8 @@ async def fresh_database(postgres_server: str) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """A SeaweedFS S3 server on free loopback ports, its data removed after the session."""
-    server = S3Server()
+    # Keys of the session's own: services refuse the development defaults outside dev.
+    server = S3Server(access_key=f"test-{uuid.uuid4().hex[:12]}", secret_key=uuid.uuid4().hex)
     try:
         server.start()
     except S3ServerError as exc:

@@ -54,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run the platform locally (`just up`).")
     parser.add_argument("--infra", default="local", help="local | containers | auto")
     args = parser.parse_args()
-    platform = Platform(providers.choose(args.infra), dev=True)
+    platform = Platform(providers.choose(args.infra, dev=True), dev=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_forever(platform))
 

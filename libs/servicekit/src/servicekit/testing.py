@@ -179,3 +179,27 @@ class JwksServer:
     @property
     def url(self) -> str:
         return f"{self._server.base_url}/.well-known/jwks.json"
+
+
+class Outbox:
+    """Everything a service published so far (its outbox), drained through the contract kit."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.events: list[Any] = []
+
+    async def drain(self) -> list[Any]:
+        """The events published since the last drain, oldest first."""
+        from events.db import create_engine
+        from events.testing import drain_outbox
+
+        engine = create_engine(self.database_url)
+        try:
+            fresh = await drain_outbox(engine)
+        finally:
+            await engine.dispose()
+        self.events += fresh
+        return fresh
+
+    async def types(self) -> list[str]:
+        return [e.type for e in await self.drain()]

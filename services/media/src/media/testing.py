@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import struct
+import uuid
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,9 +13,16 @@ from typing import TYPE_CHECKING, Any
 from PIL import ExifTags, Image, ImageCms, ImageDraw
 from pydantic import SecretStr
 
+from events import Event
+from events.contracts import Collaborator, PortfolioCreatedV1, PortfolioItemAddedV1
+from events.settings import BusSettings
+from events.testing import example_event
+from media.config import Settings
+from media.imaging_pool import ImagingSettings
 from media.storage_settings import MIB, S3Settings
 
 if TYPE_CHECKING:
+    from devkit.platform import LocalRun
     from devkit.s3server import S3Server  # dev-only: never imported at run time here
 
 RED = (255, 0, 0)
@@ -278,3 +286,50 @@ def s3_settings_for(server: S3Server, bucket: str, **overrides: Any) -> S3Settin
     }
     values.update(overrides)
     return S3Settings(**values)
+
+
+def local_env(run: LocalRun) -> dict[str, str]:
+    """Media's own settings for a local run: a temp folder of the run's own, one imaging worker."""
+    temp = run.platform.log_dir / "media-tmp"
+    return {"TEMP_DIR": str(temp), "IMAGING__WORKERS": "1"}
+
+
+def settings_for(
+    database_url: str, s3: S3Settings, bus: BusSettings | None = None, **overrides: Any
+) -> Settings:
+    """Test settings: a real database and S3 bucket, one imaging worker, small upload caps."""
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": SecretStr(database_url),
+        "s3": s3,
+        "imaging": ImagingSettings(workers=1),
+        "log_json": False,
+    }
+    if bus is not None:
+        values["bus"] = bus
+    values.update(overrides)
+    return Settings(**values)
+
+
+def portfolio_events(
+    owner: uuid.UUID,
+    *,
+    visibility: str = "private",
+    collaborators: dict[uuid.UUID, str] | None = None,
+    version: int = 2,
+) -> tuple[uuid.UUID, uuid.UUID, list[Event[Any]]]:
+    """A portfolio and one item as portfolio announces them: (portfolio id, item id, events)."""
+    portfolio, item = uuid.uuid4(), uuid.uuid4()
+    people = [Collaborator(user_id=user, role=role) for user, role in (collaborators or {}).items()]
+    created = example_event(
+        PortfolioCreatedV1,
+        portfolio_id=portfolio,
+        owner_id=owner,
+        visibility=visibility,
+        collaborators=people,
+        version=version - 1,
+    )
+    added = example_event(
+        PortfolioItemAddedV1, portfolio_id=portfolio, owner_id=owner, item_id=item, version=version
+    )
+    return portfolio, item, [created, added]

@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
-from events import Event, create_engine
 from events.contracts import UserVerifiedV1
 from events.settings import BusSettings
-from events.testing import delivery, drain_outbox, example_event
+from events.testing import delivery, example_event
 from portfolio.config import RedisSettings, Settings
 from portfolio.handlers.owners import record_owner
 
@@ -55,26 +54,6 @@ async def verified_owner(
     )
     await container.bound(record_owner)(delivery(event, "portfolio.owners"))
     return user
-
-
-class Outbox:
-    """Everything portfolio published so far, drained through the contract kit."""
-
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
-        self.events: list[Event[Any]] = []
-
-    async def drain(self) -> list[Event[Any]]:
-        engine = create_engine(self.database_url)
-        try:
-            fresh = await drain_outbox(engine)
-        finally:
-            await engine.dispose()
-        self.events += fresh
-        return fresh
-
-    async def types(self) -> list[str]:
-        return [e.type for e in await self.drain()]
 
 
 async def create(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:

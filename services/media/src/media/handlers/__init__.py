@@ -1,0 +1,1 @@
+"""Media's use cases and event handlers, by verb group."""
