@@ -203,3 +203,21 @@ class Outbox:
 
     async def types(self) -> list[str]:
         return [e.type for e in await self.drain()]
+
+    async def written(self) -> list[str]:
+        """The type of every event ever written to the outbox, relayed or not, oldest first
+        (when a running worker's relay has published them, `drain` finds nothing left)."""
+        import asyncpg
+
+        from events.db import asyncpg_dsn, create_engine
+
+        engine = create_engine(self.database_url)
+        try:
+            connection = await asyncpg.connect(asyncpg_dsn(engine))
+        finally:
+            await engine.dispose()
+        try:
+            rows = await connection.fetch("SELECT event_type FROM outbox ORDER BY seq")
+        finally:
+            await connection.close()
+        return [row["event_type"] for row in rows]

@@ -58,8 +58,10 @@ async def process_upload(
             await storage.download(media.original_key, original)
         except ObjectMissing as exc:
             raise PermanentError(f"the original {media.original_key} is not in storage") from exc
+        out = folder / "variants"
+        out.mkdir()
         try:
-            rendered = await pool.render(original, folder / "variants", settings.imaging.spec())
+            rendered = await pool.render(original, out, settings.imaging.spec())
         except ImagingError as exc:
             if exc.retryable:
                 raise
