@@ -3,6 +3,8 @@ that must have been built, and containers removed whatever happens."""
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -67,14 +69,32 @@ def run_container(engine: Any) -> Iterator[Callable[..., Any]]:
     """Start containers (docker SDK `containers.run` arguments); all removed at the end."""
     started: list[Any] = []
 
-    def run(image: str, **kwargs: Any) -> Any:
+    def run(image: str, command: list[str] | None = None, **kwargs: Any) -> Any:
         labels = {**kwargs.pop("labels", {}), LABEL: "1"}
-        container = engine.containers.run(image, detach=True, labels=labels, **kwargs)
+        container = engine.containers.run(image, command, detach=True, labels=labels, **kwargs)
         started.append(container)
         return container
 
     yield run
     for container in reversed(started):
+        _remove(container)
+
+
+@pytest.fixture
+def network(engine: Any) -> Iterator[Any]:
+    """A user-defined network: containers on it reach each other by name."""
+    created = engine.networks.create(f"images-test-{uuid.uuid4().hex[:8]}", labels={LABEL: "1"})
+    yield created
+    created.reload()
+    for container in created.containers:  # a network cannot go while containers are on it
+        _remove(container)
+    created.remove()
+
+
+def _remove(container: Any) -> None:
+    import docker
+
+    with contextlib.suppress(docker.errors.NotFound):
         container.remove(force=True)
 
 

@@ -1,4 +1,6 @@
-"""`python -m devkit.images build [names]` and `python -m devkit.images wheelhouse <service>`."""
+"""`python -m devkit.images build [names]`: the local base and stand-in images;
+`python -m devkit.images wheelhouse <service>`: wheels for an offline image build;
+`python -m devkit.images service <service>`: both, then the service's image FROM the local base."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 from devkit.images import docker
 from devkit.images.build import Options, build_images
 from devkit.images.catalog import IMAGES, UnknownImage
+from devkit.images.service import build_service_image
 from devkit.images.wheelhouse import WheelhouseError, make_wheelhouse
 
 
@@ -34,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--verbose", "-v", action="store_true", help="show docker's output")
     wheels = commands.add_parser("wheelhouse", help="wheels for an offline service image build")
     wheels.add_argument("service", help="a workspace package, e.g. auth")
+    service = commands.add_parser(
+        "service", help="a service's image, offline: portfolio-<name>:dev"
+    )
+    service.add_argument("service", help="a service, e.g. auth")
+    service.add_argument("--verbose", "-v", action="store_true", help="show docker's output")
     return parser
 
 
@@ -48,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
             for result in results:
                 size = docker.human_size(result.size)
                 print(f"  {result.spec.tag:40} {size:>9}  {result.action} {result.seconds:.1f}s")
-        else:
+        elif args.command == "wheelhouse":
             folder = make_wheelhouse(root, args.service)
             print(f"wheelhouse: {folder.relative_to(root)}")
+        else:
+            build_service_image(root, args.service, verbose=args.verbose)
     except (docker.DockerError, WheelhouseError, UnknownImage) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

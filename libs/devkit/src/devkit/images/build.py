@@ -38,6 +38,7 @@ def build_images(
     results = []
     for spec in in_build_order(names):
         started = time.monotonic()
+        replaced = docker.image_id(spec.tag)
         if spec.base is None:
             action = _base(root, spec, options, log)
         else:
@@ -45,6 +46,7 @@ def build_images(
             _build(root, spec, options)
             action = "built"
         seconds = time.monotonic() - started
+        docker.remove_replaced(replaced, spec.tag)  # rebuilds leave no untagged images behind
         result = Built(spec, action, seconds, docker.image_size(spec.tag))
         log(f"{spec.tag}: {action} in {seconds:.1f}s ({docker.human_size(result.size)})")
         results.append(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -56,11 +57,22 @@ def require_engine() -> str:
 
 
 def image_exists(ref: str) -> bool:
+    return image_id(ref) is not None
+
+
+def image_id(ref: str) -> str | None:
     try:
-        docker("image", "inspect", "--format", "{{.Id}}", ref)
+        return docker("image", "inspect", "--format", "{{.Id}}", ref).strip()
     except DockerError:
-        return False
-    return True
+        return None
+
+
+def remove_replaced(old_id: str | None, ref: str) -> None:
+    """Drop the image `ref` named before a rebuild, unless something still uses it."""
+    if old_id is None or old_id == image_id(ref):
+        return
+    with contextlib.suppress(DockerError):  # refused while a container or another tag uses it
+        docker("image", "rm", old_id)
 
 
 def image_size(ref: str) -> int:
