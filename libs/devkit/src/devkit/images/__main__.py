@@ -29,7 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build the local images (all by default)")
     build.add_argument("names", nargs="*", help=f"some of: {', '.join(IMAGES)}")
-    build.add_argument("--force", action="store_true", help="re-import the Debian base")
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help="re-import the Debian base (so everything above it rebuilds)",
+    )
     build.add_argument(
         "--refresh-rootfs", action="store_true", help="debootstrap again (new packages)"
     )
