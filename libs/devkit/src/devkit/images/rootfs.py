@@ -54,7 +54,7 @@ def ensure_tarball(cache_dir: Path, overlay: Path, *, refresh: bool = False) -> 
         _run(["debootstrap", "--variant=minbase", SUITE, str(target), mirror])
         _configure(target, overlay)
         _upgrade(target)
-        _slim(target)
+        slim(target)
         partial = scratch / "rootfs.tar"
         # --numeric-owner: ids, not the host's names for them, go into the image.
         _run(["tar", "--numeric-owner", "--xattrs", "-C", str(target), "-cf", str(partial), "."])
@@ -64,30 +64,6 @@ def ensure_tarball(cache_dir: Path, overlay: Path, *, refresh: bool = False) -> 
         # removing the scratch directory must never walk into the host's.
         if _unmount_under(target):
             shutil.rmtree(scratch)
-    return tarball
-    if shutil.which("debootstrap") is None:
-        raise RootfsError(
-            "debootstrap is not installed: `apt-get install -y debootstrap` (as root)"
-        )
-    if os.geteuid() != 0:
-        raise RootfsError("debootstrap needs root to make a root filesystem")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache_dir, prefix="rootfs-") as scratch:
-        target = Path(scratch) / "rootfs"
-        mirror = os.environ.get(MIRROR_ENV, DEFAULT_MIRROR)
-        try:
-            _run(["debootstrap", "--variant=minbase", SUITE, str(target), mirror])
-            _configure(target, overlay)
-            _upgrade(target)
-            _slim(target)
-        finally:
-            # A debootstrap that failed midway can leave /proc or /sys mounted in the target;
-            # removing the scratch directory must never walk into the host's.
-            _unmount_under(target)
-        partial = Path(scratch) / "rootfs.tar"
-        # --numeric-owner: ids, not the host's names for them, go into the image.
-        _run(["tar", "--numeric-owner", "--xattrs", "-C", str(target), "-cf", str(partial), "."])
-        partial.replace(tarball)  # atomic: a tarball that exists is a whole one
     return tarball
 
 
@@ -109,7 +85,8 @@ def _upgrade(target: Path) -> None:
     _run(["chroot", str(target), "apt-get", "clean"], env=env)
 
 
-def _slim(target: Path) -> None:
+def slim(target: Path) -> None:
+    """Drop what Debian's -slim images drop, and what the build host left in the root."""
     for name in _SLIM_DIRS:
         shutil.rmtree(target / name, ignore_errors=True)
     for doc in (target / "usr/share/doc").glob("*"):
