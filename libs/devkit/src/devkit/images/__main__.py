@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--verbose", "-v", action="store_true", help="show docker's output")
     wheels = commands.add_parser("wheelhouse", help="wheels for an offline service image build")
     wheels.add_argument("service", help="a workspace package, e.g. auth")
+    wheels.add_argument("--fresh", action="store_true", help="download every wheel again")
     service = commands.add_parser(
         "service", help="a service's image, offline: portfolio-<name>:dev"
     )
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                 size = docker.human_size(result.size)
                 print(f"  {result.spec.tag:40} {size:>9}  {result.action} {result.seconds:.1f}s")
         elif args.command == "wheelhouse":
-            folder = make_wheelhouse(root, args.service)
+            folder = make_wheelhouse(root, args.service, fresh=args.fresh)
             print(f"wheelhouse: {folder.relative_to(root)}")
         else:
             build_service_image(root, args.service, verbose=args.verbose)

@@ -88,8 +88,11 @@ def build(
     build_args: Mapping[str, str] | None = None,
     no_cache: bool = False,
     quiet: bool = True,
+    target: str | None = None,
 ) -> None:
     args = ["build", "--rm", "--force-rm"]
+    if target is not None:
+        args += ["--target", target]
     for tag in tags:
         args += ["--tag", tag]
     if dockerfile is not None:

@@ -17,6 +17,10 @@ def service_tag(service: str) -> str:
     return f"portfolio-{service}:dev"  # the tag compose.yaml and `just images` use
 
 
+def build_stage_tag(service: str) -> str:
+    return f"portfolio-{service}:build"
+
+
 def build_service_image(
     root: Path, service: str, *, verbose: bool = False, log: Callable[[str], None] = print
 ) -> float:
@@ -26,21 +30,27 @@ def build_service_image(
         raise docker.DockerError(f"{dockerfile.relative_to(root)} does not exist")
     build_images(root, ["python"], Options(), log=log)
     started = time.monotonic()
-    replaced = docker.image_id(service_tag(service))
     wheelhouse = make_wheelhouse(root, service)
     log(f"wheelhouse {wheelhouse.relative_to(root)} in {time.monotonic() - started:.1f}s")
-    docker.build(
-        root,
-        [service_tag(service)],
-        dockerfile=dockerfile,
-        build_args={
-            "BASE_IMAGE": IMAGES["python"].tag,
-            "WHEELHOUSE": wheelhouse.relative_to(root).as_posix(),
-        },
-        quiet=not verbose,
-    )
+    build_args = {
+        "BASE_IMAGE": IMAGES["python"].tag,
+        "WHEELHOUSE": wheelhouse.relative_to(root).as_posix(),
+    }
+    # The `build` stage is tagged too (the classic builder keeps it untagged, as the cache of the
+    # next build), so that a rebuild can drop the stage it replaces instead of leaking it.
+    stages = ((build_stage_tag(service), "build"), (service_tag(service), None))
+    for tag, target in stages:
+        replaced = docker.image_id(tag)
+        docker.build(
+            root,
+            [tag],
+            dockerfile=dockerfile,
+            build_args=build_args,
+            target=target,
+            quiet=not verbose,
+        )
+        docker.remove_replaced(replaced, tag)
     seconds = time.monotonic() - started
-    docker.remove_replaced(replaced, service_tag(service))
     size = docker.human_size(docker.image_size(service_tag(service)))
     log(f"{service_tag(service)}: built in {seconds:.1f}s ({size})")
     return seconds

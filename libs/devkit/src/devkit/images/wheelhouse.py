@@ -1,15 +1,19 @@
 """A wheelhouse for building a service's image with no package index: the third-party wheels
-its lock pins (hash-checked requirements), its build backend, and wheels of the workspace
-packages it needs. Images are CPython 3.11 on glibc 2.36 (bookworm), x86_64."""
+its lock pins (hash-checked requirements) and its build backend; beside it, wheels of the
+workspace packages it needs. Images are CPython 3.11 on glibc 2.36 (bookworm), x86_64."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import subprocess
 import tomllib
 from pathlib import Path
 
 PYTHON_VERSION = "3.11"
+STAMP = "wheelhouse.stamp"  # what the downloaded wheels were fetched for
+WORKSPACE = "workspace"  # var/wheelhouse/workspace/: wheels of the workspace's own packages
 # Every manylinux tag a bookworm image (glibc 2.36) runs: pip expands none of them by itself, and
 # some locked wheels exist only as manylinux_2_24 or _2_28 (greenlet, argon2-cffi-bindings).
 PLATFORMS = ("manylinux2014_x86_64", *(f"manylinux_2_{minor}_x86_64" for minor in range(17, 37)))
@@ -26,25 +30,36 @@ class WheelhouseError(RuntimeError):
     """The wheelhouse could not be made; the message says which step failed."""
 
 
-def make_wheelhouse(root: Path, service: str) -> Path:
-    """Fill var/wheelhouse/<service>/ afresh (pip's and uv's caches keep a rerun fast)."""
+def make_wheelhouse(root: Path, service: str, *, fresh: bool = False) -> Path:
+    """Fill var/wheelhouse/<service>/. Downloads are redone only when what they come from (the
+    exported requirements, the build backend, the platforms) changed, or when `fresh`. Wheels
+    of the workspace packages go to var/wheelhouse/workspace/, rebuilt from the code each time
+    (for installing a service outside an image)."""
     folder = root / "var" / "wheelhouse" / service
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
     members = workspace_members(root, service)
-    requirements = folder / "requirements.txt"
-    _run(
+    backend = sorted(build_requires(root, members))
+    requirements = _run(
         [
             *(_uv(), "export", "--frozen", "--no-dev", "--package", service, "--no-emit-workspace"),
-            *("--format", "requirements.txt", "--output-file", str(requirements), "--quiet"),
+            *("--format", "requirements.txt", "--no-header", "--quiet"),
         ],
         root,
     )
-    target = [flag for pair in TARGET for flag in pair]
-    _pip_download(root, folder, [*target, "--requirement", str(requirements)])
-    _pip_download(root, folder, [*target, *sorted(build_requires(root, members))])
+    stamp = hashlib.sha256(json.dumps([requirements, backend, PLATFORMS]).encode()).hexdigest()
+    stamp_file = folder / STAMP
+    if fresh or not stamp_file.exists() or stamp_file.read_text() != stamp:
+        shutil.rmtree(folder, ignore_errors=True)  # no wheel of an older lock stays behind
+        folder.mkdir(parents=True)
+        (folder / "requirements.txt").write_text(requirements)
+        target = [flag for pair in TARGET for flag in pair]
+        _pip_download(root, folder, [*target, "--requirement", str(folder / "requirements.txt")])
+        _pip_download(root, folder, [*target, *backend])
+        stamp_file.write_text(stamp)  # last: an interrupted download is redone next time
+    # Beside the wheelhouse, not in it: an image build copies the wheelhouse, and a wheel of
+    # code that changed would invalidate its dependency layer (the image builds them from source).
+    workspace = folder.parent / WORKSPACE
     for member in members:
-        _run([_uv(), "build", "--wheel", "--quiet", "--out-dir", str(folder), member], root)
+        _run([_uv(), "build", "--wheel", "--quiet", "--out-dir", str(workspace), member], root)
     return folder
 
 
