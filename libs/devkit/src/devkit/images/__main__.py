@@ -1,0 +1,76 @@
+"""`python -m devkit.images build [names]`: the local base and stand-in images;
+`python -m devkit.images wheelhouse <service>`: wheels for an offline image build;
+`python -m devkit.images service <service>`: both, then the service's image FROM the local base."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from devkit.images import docker
+from devkit.images.build import Options, build_images
+from devkit.images.catalog import IMAGES, UnknownImage
+from devkit.images.service import build_service_image
+from devkit.images.wheelhouse import WheelhouseError, make_wheelhouse
+
+
+def _root() -> Path:
+    """The workspace root: the nearest directory above the current one holding uv.lock."""
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "uv.lock").exists() and (candidate / "images").is_dir():
+            return candidate
+    raise SystemExit("error: run this inside the repository (no uv.lock and images/ above here)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m devkit.images", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build the local images (all by default)")
+    build.add_argument("names", nargs="*", help=f"some of: {', '.join(IMAGES)}")
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help="re-import the Debian base (so everything above it rebuilds)",
+    )
+    build.add_argument(
+        "--refresh-rootfs", action="store_true", help="debootstrap again (new packages)"
+    )
+    build.add_argument("--no-cache", action="store_true", help="docker build --no-cache")
+    build.add_argument("--verbose", "-v", action="store_true", help="show docker's output")
+    wheels = commands.add_parser("wheelhouse", help="wheels for an offline service image build")
+    wheels.add_argument("service", help="a workspace package, e.g. auth")
+    wheels.add_argument("--fresh", action="store_true", help="download every wheel again")
+    service = commands.add_parser(
+        "service", help="a service's image, offline: portfolio-<name>:dev"
+    )
+    service.add_argument("service", help="a service, e.g. auth")
+    service.add_argument("--verbose", "-v", action="store_true", help="show docker's output")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    root = _root()
+    try:
+        if args.command == "build":
+            options = Options(args.force, args.refresh_rootfs, args.no_cache, args.verbose)
+            results = build_images(root, args.names, options)
+            print("\nimage sizes:")
+            for result in results:
+                size = docker.human_size(result.size)
+                print(f"  {result.spec.tag:40} {size:>9}  {result.action} {result.seconds:.1f}s")
+        elif args.command == "wheelhouse":
+            folder = make_wheelhouse(root, args.service, fresh=args.fresh)
+            print(f"wheelhouse: {folder.relative_to(root)}")
+        else:
+            build_service_image(root, args.service, verbose=args.verbose)
+    except (docker.DockerError, WheelhouseError, UnknownImage) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
