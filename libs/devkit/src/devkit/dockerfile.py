@@ -26,7 +26,7 @@ TEMPLATE = """\
 # build FROM a local Python base with a wheelhouse instead (images/README.md):
 #   python -m devkit.images wheelhouse {name}
 #   docker build -f services/{name}/Dockerfile -t portfolio-{name}:dev \\
-#     --build-arg BASE_IMAGE=portfolio-local/python:3.11 \\\\
+#     --build-arg BASE_IMAGE=portfolio-local/python:3.11 \\
 #     --build-arg WHEELHOUSE=var/wheelhouse/{name} .
 ARG BASE_IMAGE=python:3.11-slim
 
