@@ -26,12 +26,12 @@ class S3Settings(BaseModel):
     bucket: str = Field(default="media", min_length=3, max_length=63)
     addressing_style: Literal["path", "virtual", "auto"] = "path"
 
-    multipart_threshold: int = Field(default=16 * MIB, ge=MIN_PART_SIZE)
-    """Files of at least this size are uploaded in parts."""
+    multipart_threshold: int = Field(default=MIN_PART_SIZE, ge=MIN_PART_SIZE)
+    """Files of at least this size are uploaded in parts (below it, one body held in memory)."""
     part_size: int = Field(default=8 * MIB, ge=MIN_PART_SIZE, le=MAX_PART_SIZE)
     """Raised for a file so big that it would need more than 10,000 parts."""
     upload_concurrency: int = Field(default=4, ge=1, le=32)
-    """Parts in flight per upload; memory held is about part_size times this."""
+    """Parts in flight per upload; each is read from disk as it goes out, never held whole."""
     max_pool_connections: int = Field(default=16, ge=1)
 
     connect_timeout_s: float = Field(default=2.0, gt=0)

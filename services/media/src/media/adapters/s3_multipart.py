@@ -4,8 +4,9 @@ number in flight, and the upload aborted on any failure so no object appears hal
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from events.logs import get_logger
 from media.adapters.s3_errors import translated
@@ -26,13 +27,45 @@ def part_size_for(size: int, configured: int) -> int:
     return max(configured, -(-size // MAX_PARTS))
 
 
-def _read_part(path: Path, offset: int, length: int) -> bytes:
-    with path.open("rb") as file:
-        file.seek(offset)
-        data = file.read(length)
-    if len(data) != length:
-        raise InvalidObjectRequest(f"{path} shrank while it was being uploaded")
-    return data
+class PartFile(io.RawIOBase):
+    """One part of a file, read from disk as the request body goes out: a part is never held
+    whole in memory (seekable, so signing and checksums can read it and start over)."""
+
+    def __init__(self, path: Path, offset: int, length: int) -> None:
+        super().__init__()
+        self._file = path.open("rb")
+        self._start, self._length, self._position = offset, length, 0
+        self._file.seek(offset)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), self._length - self._position)
+        if wanted <= 0:
+            return 0
+        data = self._file.read(wanted)
+        if not data:
+            raise InvalidObjectRequest(f"{self._file.name} shrank while it was being uploaded")
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._length}[whence]
+        self._position = max(0, min(self._length, base + offset))
+        self._file.seek(self._start + self._position)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 async def upload_in_parts(
@@ -60,12 +93,17 @@ async def upload_in_parts(
     async def worker() -> None:
         for number in numbers:
             offset = (number - 1) * part_size
-            data = await asyncio.to_thread(_read_part, path, offset, min(part_size, size - offset))
-            with translated():
+            length = min(part_size, size - offset)
+            with PartFile(path, offset, length) as body, translated():
                 # A bound on the whole part, retries included: a stalled write never times out.
-                async with asyncio.timeout(settings.outage_reported_within_s(len(data))):
+                async with asyncio.timeout(settings.outage_reported_within_s(length)):
                     answer = await s3.upload_part(
-                        Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+                        Bucket=bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=body,
+                        ContentLength=length,
                     )
             done[number] = answer["ETag"]
 
