@@ -103,3 +103,15 @@ async def auth(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
 async def notify(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=platform.url("notify"), timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def portfolio(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=platform.url("portfolio"), timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def media(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=platform.url("media"), timeout=60) as client:
+        yield client
