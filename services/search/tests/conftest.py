@@ -38,7 +38,8 @@ class TcpProxy:
     """A minimal thread-based TCP proxy on loopback that can cut and restore the link.
 
     `cut()` closes every open connection and refuses new ones (accepts, then closes at once);
-    `restore()` lets connections through again. Stand-in until devkit.faultproxy lands.
+    `stall()` closes them too but holds new ones open without an answer (a black hole, the
+    failure only a deadline catches); `restore()` lets connections through again.
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -48,7 +49,7 @@ class TcpProxy:
         self.port = self._server.getsockname()[1]
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self._cut = False
+        self._mode = "pass"
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
@@ -69,13 +70,22 @@ class TcpProxy:
         return urlunsplit(parts._replace(netloc=f"{userinfo}127.0.0.1:{self.port}"))
 
     def cut(self) -> None:
-        with self._lock:
-            self._cut = True
-        self._close_all()
+        self._set("refuse")
+
+    def stall(self) -> None:
+        self._set("stall")
 
     def restore(self) -> None:
         with self._lock:
-            self._cut = False
+            stalled = self._mode == "stall"
+            self._mode = "pass"
+        if stalled:
+            self._close_all()  # only held, unanswered connections are open in that mode
+
+    def _set(self, mode: str) -> None:
+        with self._lock:
+            self._mode = mode
+        self._close_all()
 
     def _close_all(self) -> None:
         with self._lock:
@@ -94,9 +104,12 @@ class TcpProxy:
             except OSError:
                 return
             with self._lock:
-                refused = self._cut
-            if refused:
+                mode = self._mode
+                if mode == "stall":
+                    self._open.add(client)  # held, never answered; closed by restore or exit
+            if mode == "refuse":
                 client.close()
+            if mode != "pass":
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=2)
