@@ -119,8 +119,10 @@ async def test_the_schema_matches_the_metadata_after_a_rebuild(
             .all()
         )
     assert names == [
+        "ix_search_documents_head",
         "ix_search_documents_owner",
         "ix_search_documents_recent",
+        "ix_search_documents_title",
         "ix_search_documents_vector",
         "search_documents_pkey",
     ]

@@ -241,46 +241,65 @@ async def expand(conn: AsyncConnection, q: str) -> list[tuple[str, list[str]]]:
     return [(r.w, sorted(n for n in r.near if one_typo_apart(r.w, n))) for r in rows]
 
 
+def build_tsqueries(words: list[tuple[str, list[str]]]) -> tuple[str, str]:
+    """The exact query (every word as typed) and the full one (each word or its near spellings)."""
+    exact = " & ".join(tsquery_literal(word) for word, _ in words)
+    full = " & ".join(
+        "(" + " | ".join(tsquery_literal(w) for w in [word, *near]) + ")"
+        if near
+        else tsquery_literal(word)
+        for word, near in words
+    )
+    return exact, full
+
+
 async def run_search(
     conn: AsyncConnection, table: str, query: SearchQuery, position: dict[str, Any] | None
 ) -> SearchPage:
     words = await expand(conn, query.q) if query.q.strip() else []
+    if query.q.strip() and not words:
+        # Words the index would never store (only punctuation): nothing can match them.
+        return SearchPage([], None, 0)
     params: dict[str, Any] = {"fetch": query.limit + 1, "owner_id": query.owner_id}
+    after_tier = None
     if position is not None:
+        after_tier = int(position["t"])
         params |= {
-            "score": float(position["s"]),
             "updated_at": datetime.fromisoformat(position["u"]),
             "after_id": UUID(position["id"]),
+            "total": int(position["n"]),
         }
-    owner, after = query.owner_id is not None, position is not None
+    owner, counted = query.owner_id is not None, position is not None
     if words:
-        groups = [
-            "(" + " | ".join(tsquery_literal(w) for w in [word, *near]) + ")"
-            for word, near in words
-        ]
-        expanded = [word for word, near in words if near]
-        params |= {f"exact{i}": tsquery_literal(w) for i, w in enumerate(expanded)}
+        exact, full = build_tsqueries(words)
         params |= {
-            "tsq": " & ".join(groups),
+            "e": exact,
+            "f": full,
             "title_opts": sql.TITLE_HEADLINE,
             "description_opts": sql.DESCRIPTION_HEADLINE,
         }
-        statement = sql.text_search(table, exact_words=len(expanded), owner=owner, after=after)
-    elif query.q.strip():
-        # Words the index would never store (only punctuation): nothing can match them.
-        return SearchPage([], None, 0)
+        typo = any(near for _, near in words)
+        statement = sql.text_search(
+            table, typo=typo, owner=owner, after_tier=after_tier, counted=counted
+        )
     else:
-        statement = sql.browse(table, owner=owner, after=after)
+        statement = sql.browse(table, owner=owner, after=after_tier is not None, counted=counted)
     rows = (await conn.execute(text(statement), params)).all()
-    page = rows[: query.limit]
+    total = int(rows[0].total) if rows else 0
+    page = [r for r in rows if r.portfolio_id is not None][: query.limit]
     next_cursor = None
-    if len(rows) > query.limit:
+    if len([r for r in rows if r.portfolio_id is not None]) > query.limit:
         last = page[-1]
         next_cursor = cursor.encode(
             query,
-            {"s": last.score, "u": last.updated_at.isoformat(), "id": str(last.portfolio_id)},
+            {
+                "t": last.tier,
+                "u": last.updated_at.isoformat(),
+                "id": str(last.portfolio_id),
+                "n": total,
+            },
         )
-    return SearchPage([_hit(r) for r in page], next_cursor, int(page[0].total) if page else 0)
+    return SearchPage([_hit(r) for r in page], next_cursor, total)
 
 
 def _hit(row: Any) -> SearchHit:
@@ -300,6 +319,7 @@ def _hit(row: Any) -> SearchHit:
         row.owner_name,
         row.thumbnail,
         row.updated_at,
-        float(row.score),
+        # The bucket as a score in (0, 1]: 1 for every word in the title as typed.
+        1.0 - (row.tier - 1) / 6,
         marks,
     )

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 _COLUMNS = (
     "portfolio_id, version, deleted, owner_id, owner_name, title, description, item_titles, "
-    "items, thumbnail, updated_at, vector, indexed_at"
+    "items, thumbnail, updated_at, v_title, v_head, vector, indexed_at"
 )
 
 

@@ -1,5 +1,10 @@
 """The PostgreSQL index's tables, for the search service's Alembic migration and for tests.
 
+Three tsvectors per document, nested: `v_title` (the title), `v_head` (title, owner name and
+item titles) and `vector` (everything, weighted title A, owner and item titles B, descriptions
+C). Relevance is the narrowest of them that matches (as Meilisearch's `attribute` rule buckets
+by field), so each bucket is one indexed query ordered by recency; see `postgres_sql`.
+
 Text search configuration `search_simple`: the `simple` parser and dictionary (no stemming, no
 stop words: portfolios are written in many languages, and Meilisearch neither stems nor drops
 words by default, so both backends find the same words) behind `unaccent`, so "cafe" finds
@@ -66,6 +71,8 @@ def documents_table(meta: MetaData, name: str = DOCUMENTS) -> Table:
         Column("items", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
         Column("thumbnail", Text),
         Column("updated_at", DateTime(timezone=True)),
+        Column("v_title", TSVECTOR),
+        Column("v_head", TSVECTOR),
         Column("vector", TSVECTOR),
         # When this row was last written: a rebuild merges in the rows written after it began.
         Column(
@@ -75,6 +82,8 @@ def documents_table(meta: MetaData, name: str = DOCUMENTS) -> Table:
             server_default=func.clock_timestamp(),
         ),
         Index(f"ix_{name}_vector", "vector", postgresql_using="gin"),
+        Index(f"ix_{name}_head", "v_head", postgresql_using="gin"),
+        Index(f"ix_{name}_title", "v_title", postgresql_using="gin"),
         Index(
             f"ix_{name}_recent",
             text("updated_at DESC"),
