@@ -13,8 +13,8 @@ from search.adapters.postgres import (
     PostgresIndexSettings,
     PostgresSearchIndex,
     create_engine,
-    expand,
 )
+from search.adapters.postgres_search import expand
 from search.index import IndexRejected, SearchQuery
 from search.testing import document
 
