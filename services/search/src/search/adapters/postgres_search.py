@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,6 +14,8 @@ from search import cursor, highlight
 from search.adapters import postgres_sql as sql
 from search.index import SearchHit, SearchPage, SearchQuery
 from search.typos import MIN_TYPO_LENGTH, one_typo_apart
+
+ESTIMATE_FROM = 5 * sql.COUNT_CAP
 
 
 def tsquery_literal(lexeme: str) -> str:
@@ -38,6 +41,19 @@ def build_tsqueries(words: list[tuple[str, list[str]]]) -> tuple[str, str]:
     return exact, full
 
 
+async def estimate_total(conn: AsyncConnection, statement: str, params: dict[str, Any]) -> int:
+    """Exact up to COUNT_CAP, except where the planner expects far more matches (a common word,
+    whose estimate from the column statistics is good): counting thousands of matches would
+    cost what the buckets save. Rare words are counted, since the planner guesses them."""
+    plan = (await conn.execute(text(f"EXPLAIN (FORMAT JSON) {statement}"), params)).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    if int(plan[0]["Plan"]["Plan Rows"]) >= ESTIMATE_FROM:
+        return sql.COUNT_CAP
+    capped = f"SELECT count(*) FROM ({statement} LIMIT {sql.COUNT_CAP}) m"
+    return int((await conn.execute(text(capped), params)).scalar_one())
+
+
 async def run_search(
     conn: AsyncConnection, table: str, query: SearchQuery, position: dict[str, Any] | None
 ) -> SearchPage:
@@ -45,49 +61,62 @@ async def run_search(
     if query.q.strip() and not words:
         # Words the index would never store (only punctuation): nothing can match them.
         return SearchPage([], None, 0)
-    params: dict[str, Any] = {"fetch": query.limit + 1, "owner_id": query.owner_id}
-    after_tier = None
-    if position is not None:
-        after_tier = int(position["t"])
-        params |= {
-            "updated_at": datetime.fromisoformat(position["u"]),
-            "after_id": UUID(position["id"]),
-            "total": int(position["n"]),
-        }
-    owner, counted = query.owner_id is not None, position is not None
+    owner = query.owner_id is not None
+    params: dict[str, Any] = {"owner_id": query.owner_id}
     if words:
         exact, full = build_tsqueries(words)
-        params |= {
-            "e": exact,
-            "f": full,
-            "title_opts": sql.TITLE_HEADLINE,
-            "description_opts": sql.DESCRIPTION_HEADLINE,
-        }
-        typo = any(near for _, near in words)
-        statement = sql.text_search(
-            table, typo=typo, owner=owner, after_tier=after_tier, counted=counted
-        )
+        near = " | ".join(tsquery_literal(n) for _, ns in words for n in ns)
+        params |= {"e": exact, "f": full, "near": near or exact}
+        conditions = sql.tier_conditions(typo=bool(near))
     else:
-        statement = sql.browse(table, owner=owner, after=after_tier is not None, counted=counted)
-    rows = (await conn.execute(text(statement), params)).all()
-    total = int(rows[0].total) if rows else 0
-    page = [r for r in rows if r.portfolio_id is not None][: query.limit]
+        conditions = ["true"]  # an empty query: one bucket, everything, newest first
+    total: int | None = None
+    tier, after = 1, None
+    if position is not None:
+        total, tier = int(position["n"]), int(position["t"])
+        after = (datetime.fromisoformat(position["u"]), UUID(position["id"]))
+    found: list[tuple[int, UUID, datetime]] = []
+    # Buckets one at a time, best first, until the page (and one more row) is full.
+    while tier <= len(conditions) and len(found) <= query.limit:
+        bucket_params = params | {"fetch": query.limit + 1 - len(found)}
+        if after is not None:
+            bucket_params |= {"updated_at": after[0], "after_id": after[1]}
+        statement = sql.bucket(table, conditions[tier - 1], owner=owner, after=after is not None)
+        rows = await conn.execute(text(statement), bucket_params)
+        found += [(tier, r.portfolio_id, r.updated_at) for r in rows]
+        tier, after = tier + 1, None
+    page = found[: query.limit]
     next_cursor = None
-    if len([r for r in rows if r.portfolio_id is not None]) > query.limit:
-        last = page[-1]
-        next_cursor = cursor.encode(
-            query,
-            {
-                "t": last.tier,
-                "u": last.updated_at.isoformat(),
-                "id": str(last.portfolio_id),
-                "n": total,
-            },
-        )
-    return SearchPage([_hit(r) for r in page], next_cursor, total)
+    if total is None:  # a first page: complete, or the start of more
+        if len(found) <= query.limit:
+            total = len(found)
+        else:
+            statement = sql.matches(table, text_match=bool(words), owner=owner)
+            total = await estimate_total(conn, statement, params)
+    if len(found) > query.limit:
+        last_tier, last_id, last_at = page[-1]
+        position = {"t": last_tier, "u": last_at.isoformat(), "id": str(last_id), "n": total}
+        next_cursor = cursor.encode(query, position)
+    details = await page_rows(conn, table, [p[1] for p in page], params if words else None)
+    hits = [_hit(details[pid], t, at, len(conditions)) for t, pid, at in page]
+    return SearchPage(hits, next_cursor, max(total, len(page)))
 
 
-def _hit(row: Any) -> SearchHit:
+async def page_rows(
+    conn: AsyncConnection, table: str, ids: list[UUID], params: dict[str, Any] | None
+) -> dict[UUID, Any]:
+    if not ids:
+        return {}
+    if params is None:
+        rows = await conn.execute(text(sql.ROWS.format(table=table)), {"ids": ids})
+    else:
+        options = {"title_opts": sql.TITLE_HEADLINE, "description_opts": sql.DESCRIPTION_HEADLINE}
+        statement = sql.HEADLINES.format(table=table)
+        rows = await conn.execute(text(statement), {"ids": ids, "f": params["f"]} | options)
+    return {r.portfolio_id: r for r in rows}
+
+
+def _hit(row: Any, tier: int, updated_at: datetime, tiers: int) -> SearchHit:
     marks: dict[str, str] = {}
     for name, value in (("title", row.h_title), ("description", row.h_description)):
         rendered = highlight.render(value)
@@ -103,8 +132,8 @@ def _hit(row: Any) -> SearchHit:
         row.title,
         row.owner_name,
         row.thumbnail,
-        row.updated_at,
+        updated_at,
         # The bucket as a score in (0, 1]: 1 for every word in the title as typed.
-        1.0 - (row.tier - 1) / 6,
+        1.0 - (tier - 1) / tiers,
         marks,
     )

@@ -127,24 +127,30 @@ def _opts(**extra: str) -> str:
 TITLE_HEADLINE = _opts(HighlightAll="true")
 DESCRIPTION_HEADLINE = _opts(MaxWords="30", MinWords="12", MaxFragments="2")
 
-_PAGE_COLUMNS = f"""
-  total.total, p.tier, p.portfolio_id, p.updated_at, d.title, d.owner_name, d.thumbnail,
+HEADLINES = f"""
+SELECT d.portfolio_id, d.title, d.owner_name, d.thumbnail,
   ts_headline('{CONFIG}', d.title, CAST(:f AS tsquery), :title_opts) AS h_title,
   ts_headline('{CONFIG}', d.description, CAST(:f AS tsquery), :description_opts) AS h_description,
   ARRAY(
     SELECT ts_headline('{CONFIG}', t.title, CAST(:f AS tsquery), :title_opts)
     FROM unnest(d.item_titles) WITH ORDINALITY AS t(title, n) ORDER BY t.n
   ) AS h_items
+FROM {{table}} d WHERE d.portfolio_id = ANY(CAST(:ids AS uuid[]))
+"""
+"""Headlines for the page's rows only (ts_headline re-parses the text: never run it per match)."""
+
+ROWS = """
+SELECT portfolio_id, title, owner_name, thumbnail,
+       NULL AS h_title, NULL AS h_description, CAST(NULL AS text[]) AS h_items
+FROM {table} WHERE portfolio_id = ANY(CAST(:ids AS uuid[]))
 """
 
 
-def _total(table: str, match: str, owner: str, counted: bool) -> str:
-    if counted:  # a later page: the first page's count travels in the cursor
-        return "SELECT CAST(:total AS bigint) AS total"
-    return (
-        f"SELECT count(*) AS total FROM (SELECT 1 FROM {table} "
-        f"WHERE NOT deleted {match} {owner} LIMIT {COUNT_CAP}) capped"
-    )
+def matches(table: str, *, text_match: bool, owner: bool) -> str:
+    """Every live match, for counting or estimating the total."""
+    match = "AND vector @@ CAST(:f AS tsquery)" if text_match else ""
+    owner_filter = "AND owner_id = :owner_id" if owner else ""
+    return f"SELECT 1 FROM {table} WHERE NOT deleted {match} {owner_filter}"
 
 
 def tier_conditions(typo: bool) -> list[str]:
@@ -156,66 +162,25 @@ def tier_conditions(typo: bool) -> list[str]:
     ]
     if not typo:
         return exact
+    # `vector @@ :near` (any near spelling) is implied by the rest; it is there for the planner,
+    # which otherwise estimates "matches the full query but not the exact one" as common and
+    # walks the recency index through most of the table to find the few typo matches.
     fuzzy = [
         f"{col} @@ CAST(:f AS tsquery)"
         + (f" AND NOT {inner} @@ CAST(:f AS tsquery)" if inner else "")
-        + " AND NOT vector @@ CAST(:e AS tsquery)"
+        + " AND vector @@ CAST(:near AS tsquery) AND NOT vector @@ CAST(:e AS tsquery)"
         for col, inner in TIERS
     ]
     return exact + fuzzy
 
 
-def text_search(
-    table: str, *, typo: bool, owner: bool, after_tier: int | None, counted: bool
-) -> str:
-    """One page: each bucket from the cursor's on, newest first and limited, then merged."""
-    owner_filter = "AND owner_id = :owner_id" if owner else ""
-    branches = []
-    for tier, condition in enumerate(tier_conditions(typo), 1):
-        if after_tier is not None and tier < after_tier:
-            continue
-        keyset = (
-            "AND (updated_at, portfolio_id) < (:updated_at, :after_id)"
-            if tier == after_tier
-            else ""
-        )
-        branches.append(
-            f"(SELECT {tier} AS tier, portfolio_id, updated_at FROM {table} "
-            f"WHERE NOT deleted AND {condition} {owner_filter} {keyset} "
-            "ORDER BY updated_at DESC, portfolio_id DESC LIMIT :fetch)"
-        )
-    union = "\n  UNION ALL ".join(branches)
-    total = _total(table, "AND vector @@ CAST(:f AS tsquery)", owner_filter, counted)
-    return f"""
-WITH total AS ({total}),
-page AS (
-  SELECT * FROM (
-  {union}
-  ) buckets
-  ORDER BY tier, updated_at DESC, portfolio_id DESC
-  LIMIT :fetch
-)
-SELECT {_PAGE_COLUMNS}
-FROM total LEFT JOIN (page p JOIN {table} d USING (portfolio_id)) ON true
-ORDER BY p.tier, p.updated_at DESC, p.portfolio_id DESC
-"""
-
-
-def browse(table: str, *, owner: bool, after: bool, counted: bool) -> str:
-    """An empty query: every live document, newest first, on the (updated_at, id) indexes."""
+def bucket(table: str, condition: str, *, owner: bool, after: bool) -> str:
+    """One relevance bucket, newest first, from the cursor on; PostgreSQL stops at the limit."""
     owner_filter = "AND owner_id = :owner_id" if owner else ""
     keyset = "AND (updated_at, portfolio_id) < (:updated_at, :after_id)" if after else ""
-    total = _total(table, "", owner_filter, counted)
     return f"""
-WITH total AS ({total}),
-page AS (
-  SELECT 1 AS tier, portfolio_id, updated_at, title, owner_name, thumbnail FROM {table}
-  WHERE NOT deleted {owner_filter} {keyset}
-  ORDER BY updated_at DESC, portfolio_id DESC
-  LIMIT :fetch
-)
-SELECT total.total, p.tier, p.portfolio_id, p.updated_at, p.title, p.owner_name, p.thumbnail,
-       NULL AS h_title, NULL AS h_description, CAST(NULL AS text[]) AS h_items
-FROM total LEFT JOIN page p ON true
-ORDER BY p.updated_at DESC, p.portfolio_id DESC
+SELECT portfolio_id, updated_at FROM {table}
+WHERE NOT deleted AND {condition} {owner_filter} {keyset}
+ORDER BY updated_at DESC, portfolio_id DESC
+LIMIT :fetch
 """
