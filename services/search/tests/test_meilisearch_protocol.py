@@ -180,6 +180,10 @@ async def test_search_sends_the_shared_semantics_and_maps_the_hits(
     assert second.next_cursor is None
     await index.search(SearchQuery(""))
     assert stub.sent("POST", "/indexes/portfolios/search")[2]["sort"] == ["updated_at_ms:desc"]
+    # Meilisearch's phrase and negation operators are not part of the API: plain words only.
+    await index.search(SearchQuery('"sun moon" -night well-known'))
+    sent_q = stub.sent("POST", "/indexes/portfolios/search")[3]["q"]
+    assert sent_q.split() == ["sun", "moon", "night", "well-known"]
 
 
 async def test_a_rebuild_fills_a_new_index_merges_recent_writes_and_swaps(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -284,6 +284,25 @@ class SearchConformance:
         await rebuild.abort()
         assert await ids(search_index, "lanterns") == [doc.portfolio_id]
         assert set(await search_index.versions()) == {doc.portfolio_id}
+
+    async def test_purged_tombstones_no_longer_refuse_old_versions(
+        self, search_index: SearchIndex
+    ) -> None:
+        doc = document("Purge drill", version=1)
+        kept = document("Kept drill", version=1)
+        await search_index.upsert(doc)
+        await search_index.upsert(kept)
+        await search_index.delete(doc.portfolio_id, 2)
+        purged = await search_index.purge_tombstones(datetime.now(UTC) + timedelta(minutes=1))
+        assert purged == 1
+        assert await search_index.upsert(doc) is True
+        assert await search_index.versions() == {doc.portfolio_id: 1, kept.portfolio_id: 1}
+
+    async def test_quotes_and_dashes_are_plain_text(self, search_index: SearchIndex) -> None:
+        doc = document("Sun and moon prints")
+        await search_index.upsert(doc)
+        assert await ids(search_index, '"moon sun"') == [doc.portfolio_id]
+        assert await ids(search_index, "sun -moon") == [doc.portfolio_id]
 
     async def test_timestamps_keep_their_instant(self, search_index: SearchIndex) -> None:
         doc = document("Clockwork", updated_at=EPOCH + timedelta(microseconds=123456))

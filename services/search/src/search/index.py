@@ -167,6 +167,11 @@ class SearchIndex(Protocol):
         """Start filling a fresh index; writes to the live index keep working meanwhile."""
         ...
 
+    async def purge_tombstones(self, before: datetime) -> int:
+        """Forget tombstones written before `before`; choose it far beyond any event's delay,
+        since a purged tombstone no longer refuses a late, older upsert."""
+        ...
+
     async def close(self) -> None:
         """Release what the adapter owns (threads, clients); not a shared engine."""
         ...

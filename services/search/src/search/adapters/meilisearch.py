@@ -23,6 +23,7 @@ write (its edit-by-function is experimental and cannot insert), so nothing tight
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,7 @@ from search.index import (
 )
 
 T = TypeVar("T")
+_OPERATORS = re.compile(r'"|(?:(?<=\s)|^)-+')
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ class MeilisearchSearchIndex:
             owner_id=query.owner_id, offset=offset, limit=query.limit + 1, browse=browse
         )
         try:
-            found = await self.call(lambda c: c.index(self.uid).search(query.q, params))
+            found = await self.call(lambda c: c.index(self.uid).search(plain(query.q), params))
         except MeilisearchApiError as exc:
             raise IndexRejected(f"Meilisearch refused the search: {exc}") from exc
         hits = found.get("hits", [])
@@ -232,6 +234,12 @@ class MeilisearchSearchIndex:
 
     async def close(self) -> None:
         await asyncio.to_thread(self._pool.shutdown, wait=True)
+
+
+def plain(q: str) -> str:
+    """The words alone: Meilisearch reads "..." as a phrase and a leading - as "without",
+    operators the PostgreSQL backend does not have; the API promises plain words on both."""
+    return _OPERATORS.sub(" ", q)
 
 
 def _check_protocol(index: MeilisearchSearchIndex) -> SearchIndex:

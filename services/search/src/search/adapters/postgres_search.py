@@ -75,48 +75,38 @@ async def run_search(
     if position is not None:
         total, tier = int(position["n"]), int(position["t"])
         after = (datetime.fromisoformat(position["u"]), UUID(position["id"]))
-    found: list[tuple[int, UUID, datetime]] = []
-    # Buckets one at a time, best first, until the page (and one more row) is full.
-    while tier <= len(conditions) and len(found) <= query.limit:
-        bucket_params = params | {"fetch": query.limit + 1 - len(found)}
-        if after is not None:
-            bucket_params |= {"updated_at": after[0], "after_id": after[1]}
-        statement = sql.bucket(table, conditions[tier - 1], owner=owner, after=after is not None)
-        rows = await conn.execute(text(statement), bucket_params)
-        found += [(tier, r.portfolio_id, r.updated_at) for r in rows]
-        tier, after = tier + 1, None
-    page = found[: query.limit]
-    next_cursor = None
+    statement = sql.page(table, conditions, first=tier, owner=owner, after=after is not None)
+    page_params = params | {"fetch": query.limit + 1}
+    if after is not None:
+        page_params |= {"updated_at": after[0], "after_id": after[1]}
+    if words:
+        page_params |= {
+            "title_opts": sql.TITLE_HEADLINE,
+            "description_opts": sql.DESCRIPTION_HEADLINE,
+        }
+    rows = (await conn.execute(text(statement), page_params)).all()
+    page = rows[: query.limit]
     if total is None:  # a first page: complete, or the start of more
-        if len(found) <= query.limit:
-            total = len(found)
+        if len(rows) <= query.limit:
+            total = len(rows)
         else:
             statement = sql.matches(table, text_match=bool(words), owner=owner)
             total = await estimate_total(conn, statement, params)
-    if len(found) > query.limit:
-        last_tier, last_id, last_at = page[-1]
-        position = {"t": last_tier, "u": last_at.isoformat(), "id": str(last_id), "n": total}
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = page[-1]
+        position = {
+            "t": last.tier,
+            "u": last.updated_at.isoformat(),
+            "id": str(last.portfolio_id),
+            "n": total,
+        }
         next_cursor = cursor.encode(query, position)
-    details = await page_rows(conn, table, [p[1] for p in page], params if words else None)
-    hits = [_hit(details[pid], t, at, len(conditions)) for t, pid, at in page]
+    hits = [_hit(r, len(conditions)) for r in page]
     return SearchPage(hits, next_cursor, max(total, len(page)))
 
 
-async def page_rows(
-    conn: AsyncConnection, table: str, ids: list[UUID], params: dict[str, Any] | None
-) -> dict[UUID, Any]:
-    if not ids:
-        return {}
-    if params is None:
-        rows = await conn.execute(text(sql.ROWS.format(table=table)), {"ids": ids})
-    else:
-        options = {"title_opts": sql.TITLE_HEADLINE, "description_opts": sql.DESCRIPTION_HEADLINE}
-        statement = sql.HEADLINES.format(table=table)
-        rows = await conn.execute(text(statement), {"ids": ids, "f": params["f"]} | options)
-    return {r.portfolio_id: r for r in rows}
-
-
-def _hit(row: Any, tier: int, updated_at: datetime, tiers: int) -> SearchHit:
+def _hit(row: Any, tiers: int) -> SearchHit:
     marks: dict[str, str] = {}
     for name, value in (("title", row.h_title), ("description", row.h_description)):
         rendered = highlight.render(value)
@@ -132,8 +122,8 @@ def _hit(row: Any, tier: int, updated_at: datetime, tiers: int) -> SearchHit:
         row.title,
         row.owner_name,
         row.thumbnail,
-        updated_at,
+        row.updated_at,
         # The bucket as a score in (0, 1]: 1 for every word in the title as typed.
-        1.0 - (tier - 1) / tiers,
+        1.0 - (row.tier - 1) / tiers,
         marks,
     )

@@ -35,7 +35,8 @@ SESSION = (
     "set_config('pg_trgm.similarity_threshold', :similarity, true), "
     # A generic plan would estimate every word alike; a rare and a common word need opposite
     # plans (GIN bitmap vs. recency scan), so each search is planned with its own values.
-    "set_config('plan_cache_mode', 'force_custom_plan', true)"
+    "set_config('plan_cache_mode', 'force_custom_plan', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true)"
 )
 
 EXPAND = f"""
@@ -127,22 +128,54 @@ def _opts(**extra: str) -> str:
 TITLE_HEADLINE = _opts(HighlightAll="true")
 DESCRIPTION_HEADLINE = _opts(MaxWords="30", MinWords="12", MaxFragments="2")
 
-HEADLINES = f"""
-SELECT d.portfolio_id, d.title, d.owner_name, d.thumbnail,
+_HEADLINES = f"""
   ts_headline('{CONFIG}', d.title, CAST(:f AS tsquery), :title_opts) AS h_title,
   ts_headline('{CONFIG}', d.description, CAST(:f AS tsquery), :description_opts) AS h_description,
   ARRAY(
     SELECT ts_headline('{CONFIG}', t.title, CAST(:f AS tsquery), :title_opts)
     FROM unnest(d.item_titles) WITH ORDINALITY AS t(title, n) ORDER BY t.n
   ) AS h_items
-FROM {{table}} d WHERE d.portfolio_id = ANY(CAST(:ids AS uuid[]))
 """
-"""Headlines for the page's rows only (ts_headline re-parses the text: never run it per match)."""
+_NO_HEADLINES = "NULL AS h_title, NULL AS h_description, CAST(NULL AS text[]) AS h_items"
 
-ROWS = """
-SELECT portfolio_id, title, owner_name, thumbnail,
-       NULL AS h_title, NULL AS h_description, CAST(NULL AS text[]) AS h_items
-FROM {table} WHERE portfolio_id = ANY(CAST(:ids AS uuid[]))
+
+def page(table: str, conditions: list[str], *, first: int, owner: bool, after: bool) -> str:
+    """The buckets from `first` on, best first, each newest first, in one statement.
+
+    Without an ORDER BY over the UNION ALL, PostgreSQL's Append runs the buckets one after the
+    other and the LIMIT stops it as soon as the page is full, so the later buckets are never
+    scanned; parallel append (which could interleave them) is off for these transactions (see
+    SESSION), and `n` keeps the order through the join. Headlines run on the page's rows only.
+    """
+    owner_filter = "AND owner_id = :owner_id" if owner else ""
+    branches = []
+    for tier, condition in enumerate(conditions, 1):
+        if tier < first:
+            continue
+        keyset = (
+            "AND (updated_at, portfolio_id) < (:updated_at, :after_id)"
+            if after and tier == first
+            else ""
+        )
+        branches.append(
+            f"(SELECT {tier} AS tier, portfolio_id, updated_at FROM {table} "
+            f"WHERE NOT deleted AND {condition} {owner_filter} {keyset} "
+            "ORDER BY updated_at DESC, portfolio_id DESC LIMIT :fetch)"
+        )
+    union = "\n  UNION ALL ".join(branches)
+    headlines = _NO_HEADLINES if conditions == ["true"] else _HEADLINES
+    return f"""
+WITH page AS MATERIALIZED (
+  SELECT buckets.*, row_number() OVER () AS n FROM (
+    SELECT * FROM (
+  {union}
+    ) unordered LIMIT :fetch
+  ) buckets
+)
+SELECT p.n, p.tier, p.portfolio_id, p.updated_at, d.title, d.owner_name, d.thumbnail,
+{headlines}
+FROM page p JOIN {table} d USING (portfolio_id)
+ORDER BY p.n
 """
 
 
@@ -172,15 +205,3 @@ def tier_conditions(typo: bool) -> list[str]:
         for col, inner in TIERS
     ]
     return exact + fuzzy
-
-
-def bucket(table: str, condition: str, *, owner: bool, after: bool) -> str:
-    """One relevance bucket, newest first, from the cursor on; PostgreSQL stops at the limit."""
-    owner_filter = "AND owner_id = :owner_id" if owner else ""
-    keyset = "AND (updated_at, portfolio_id) < (:updated_at, :after_id)" if after else ""
-    return f"""
-SELECT portfolio_id, updated_at FROM {table}
-WHERE NOT deleted AND {condition} {owner_filter} {keyset}
-ORDER BY updated_at DESC, portfolio_id DESC
-LIMIT :fetch
-"""
