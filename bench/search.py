@@ -254,7 +254,8 @@ def report(rows: list[Row], meta: dict[str, Any]) -> str:
         "",
         f"Machine: {meta['machine']}; {meta['cpus']} CPUs; Python {meta['python']}; "
         f"{meta['queries']} queries per type and round; {meta['upserts']} upserts per round; "
-        f"median of {meta['rounds']} rounds. Target: p95 < {TARGET_P95_MS:.0f} ms at 100,000.",
+        f"median of {meta['rounds']} rounds. Load average: {meta['load']}. "
+        f"Target: p95 < {TARGET_P95_MS:.0f} ms at 100,000.",
         "",
         "| documents | measure | mean | p50 | p95 | p99 | avg matches | verdict |",
         "|---:|---|---:|---:|---:|---:|---:|---|",
@@ -274,8 +275,11 @@ def report(rows: list[Row], meta: dict[str, Any]) -> str:
 async def main(sizes: list[int], queries: int, rounds: int, upserts: int) -> int:
     infra.require_postgres()
     rows: list[Row] = []
+    load_before = os.getloadavg()[0]
     for size in sizes:
         rows += await run_size(size, queries, rounds, upserts)
+    # The machine is shared: a load above its 2 cores inflates every latency here.
+    load = f"{load_before:.1f} before, {os.getloadavg()[1]:.1f} over the last 5 min at the end"
     meta = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": platform.platform(),
@@ -285,6 +289,7 @@ async def main(sizes: list[int], queries: int, rounds: int, upserts: int) -> int
         "upserts": upserts,
         "rounds": rounds,
         "sizes": sizes,
+        "load": load,
     }
     text_report = report(rows, meta)
     RESULTS.mkdir(exist_ok=True)
