@@ -54,6 +54,11 @@ PostgreSQL's contrib package and are trusted extensions (no superuser needed) si
 
 metadata = MetaData()
 
+_GIN = {"fastupdate": "off"}
+"""No pending list: with it, every search scans the entries written since the last flush
+(measured at 100,000 documents after 3,000 upserts: two-word p95 13 ms -> 40 ms); without it,
+an upsert costs about 7% more."""
+
 
 def documents_table(meta: MetaData, name: str = DOCUMENTS) -> Table:
     """The documents table; a rebuild creates a copy under another name and renames it in."""
@@ -81,9 +86,9 @@ def documents_table(meta: MetaData, name: str = DOCUMENTS) -> Table:
             nullable=False,
             server_default=func.clock_timestamp(),
         ),
-        Index(f"ix_{name}_vector", "vector", postgresql_using="gin"),
-        Index(f"ix_{name}_head", "v_head", postgresql_using="gin"),
-        Index(f"ix_{name}_title", "v_title", postgresql_using="gin"),
+        Index(f"ix_{name}_vector", "vector", postgresql_using="gin", postgresql_with=_GIN),
+        Index(f"ix_{name}_head", "v_head", postgresql_using="gin", postgresql_with=_GIN),
+        Index(f"ix_{name}_title", "v_title", postgresql_using="gin", postgresql_with=_GIN),
         Index(
             f"ix_{name}_recent",
             text("updated_at DESC"),
@@ -111,6 +116,7 @@ words = Table(
         "word",
         postgresql_using="gin",
         postgresql_ops={"word": "gin_trgm_ops"},
+        postgresql_with=_GIN,
     ),
 )
 """Every distinct lexeme of 4+ letters ever indexed, for typo expansion as PostgreSQL's pg_trgm
