@@ -1,0 +1,1 @@
+"""The search service: an index of public portfolios, fed only by events."""

@@ -1,0 +1,1 @@
+"""One adapter per search backend behind `search.index.SearchIndex`."""
