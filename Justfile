@@ -61,6 +61,9 @@ test-portfolio *args:
 test-media *args:
     just test-service media {{args}}
 
+test-search *args:
+    just test-service search {{args}}
+
 # Cross-service contract tests over the catalog.
 test-contract *args:
     {{pytest}} tests/contract {{args}}

@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import text
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from events import infra
+from devkit import servers as infra
 from search.adapters.postgres import PostgresIndexSettings, PostgresSearchIndex, create_engine
 from search.adapters.postgres_schema import install
 from search.index import SearchDocument, SearchItem, SearchQuery

@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 from portfolio.bootstrap import SERVICE
 from portfolio.config import Settings
 from portfolio.container import Container, build
-from portfolio.testing import REDIS_URL, Outbox, settings_for
+from portfolio.testing import REDIS_URL, settings_for
 from servicekit.clock import FrozenClock
-from servicekit.testing import TokenIssuer, api_client, migrate
+from servicekit.testing import Outbox, TokenIssuer, api_client, migrate
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from portfolio.container import Container
-from portfolio.testing import Outbox, create, verified_owner
-from servicekit.testing import TokenIssuer
+from portfolio.testing import create, verified_owner
+from servicekit.testing import Outbox, TokenIssuer
 
 
 async def _portfolio(

@@ -8,9 +8,9 @@ from datetime import timedelta
 import httpx
 
 from portfolio.container import Container
-from portfolio.testing import Outbox, create, verified_owner
+from portfolio.testing import create, verified_owner
 from servicekit.clock import FrozenClock
-from servicekit.testing import TokenIssuer
+from servicekit.testing import Outbox, TokenIssuer
 
 
 async def test_a_verified_owner_creates_a_portfolio_and_one_event_says_so(

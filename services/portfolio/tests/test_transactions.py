@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from events.retrying import retry_conflicts
 from portfolio.container import Container
 from portfolio.handlers.purge import purge_expired
-from portfolio.testing import Outbox, create, verified_owner
+from portfolio.testing import create, verified_owner
 from servicekit.clock import FrozenClock
-from servicekit.testing import TokenIssuer
+from servicekit.testing import Outbox, TokenIssuer
 
 
 async def count(container: Container, sql: str, **params: object) -> int:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, Literal, Self
+from urllib.parse import urlsplit, urlunsplit
 
 from devkit.proxylink import Link, ProxyStats
 
@@ -90,6 +91,13 @@ class FaultProxy:
         await asyncio.to_thread(self.stop)
 
     # -- faults (thread-safe; each returns once the fault is in effect) ------------------------
+
+    def url_for(self, url: str) -> str:
+        """`url` (a database or broker URL) with its host and port replaced by the proxy's."""
+        parts = urlsplit(url)
+        userinfo, _, _ = parts.netloc.rpartition("@")
+        prefix = f"{userinfo}@" if userinfo else ""
+        return urlunsplit(parts._replace(netloc=f"{prefix}{self.host}:{self.port}"))
 
     def cut(self) -> None:
         """Reset every open connection now; new ones are still forwarded."""

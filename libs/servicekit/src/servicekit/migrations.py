@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, Table, pool
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
@@ -43,12 +43,25 @@ def alembic_config(versions: Path, database_url: str, target: Sequence[MetaData]
     return config
 
 
-def service_config(service: Service[Any], database_url: str) -> Config:
+def service_metadata(service: Service[Any]) -> list[MetaData]:
+    """The service's own tables (its models'), the bus's and its backends': what its database
+    holds. Other services' models may share SQLModel's metadata in one process (the local
+    runner imports them all), so only the tables mapped by the service's own classes count."""
     from sqlmodel import SQLModel
 
     service.load_models()
+    own = MetaData()
+    for mapper in SQLModel._sa_registry.mappers:
+        if mapper.class_.__module__.split(".")[0] == service.name:
+            table = mapper.local_table
+            if isinstance(table, Table):
+                table.to_metadata(own)
     # The bus's tables are listed so that autogenerate knows them and leaves them alone.
-    return alembic_config(service.migrations_dir(), database_url, [SQLModel.metadata, bus_tables])
+    return [own, bus_tables, *service.tables]
+
+
+def service_config(service: Service[Any], database_url: str) -> Config:
+    return alembic_config(service.migrations_dir(), database_url, service_metadata(service))
 
 
 def upgrade(service: Service[Any], database_url: str, revision: str = "head") -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import APIRouter
+from sqlalchemy import MetaData
 
 from events.envelope import EventData
 from events.routing import Router
@@ -78,6 +79,8 @@ class Service(Generic[C]):
     runner must provide (see devkit.platform)."""
     commands: Mapping[str, Callable[[list[str]], int]] = field(default_factory=dict)
     """Extra `python -m <service> <command>` entries (keygen, reindex...)."""
+    tables: tuple[MetaData, ...] = ()
+    """Tables the migrations create beside the models' (a backend's own, as search's index)."""
     image_env: Mapping[str, str] = field(default_factory=dict)
     """Settings the image sets beyond host and ports (a listener bound to all interfaces)."""
     image_ports: tuple[int, ...] = ()

@@ -62,16 +62,14 @@ async def schema_drift(service: Service[Any], database_url: str) -> list[Any]:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
     from sqlalchemy import Connection
-    from sqlmodel import SQLModel
 
     from events.db import create_engine
-    from events.tables import metadata as bus_tables
 
-    service.load_models()
+    target = migrations.service_metadata(service)
 
     def differences(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection)
-        return list(compare_metadata(context, [SQLModel.metadata, bus_tables]))  # type: ignore[arg-type]
+        return list(compare_metadata(context, target))  # type: ignore[arg-type]
 
     engine = create_engine(database_url)
     try:

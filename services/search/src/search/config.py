@@ -1,0 +1,45 @@
+"""Search settings: env prefix SEARCH_, nested with `__` (SEARCH_INDEX__BACKEND)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+
+class IndexSettings(BaseModel):
+    """Where the index lives: PostgreSQL full-text search (default) or Meilisearch."""
+
+    backend: Literal["postgres", "meilisearch"] = "postgres"
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="The PostgreSQL index's database; default: the service's own (its tables "
+        "are created by the migrations). A separate URL may reach it through a proxy.",
+    )
+    operation_timeout_s: float = Field(default=2.0, gt=0)
+    meilisearch_url: str | None = None
+    meilisearch_api_key: SecretStr | None = None
+    meilisearch_index: str = "portfolios"
+
+
+class RateLimit(BaseModel):
+    """Anonymous queries per client address: a sustained rate and a burst."""
+
+    per_second: float = Field(default=20.0, gt=0)
+    burst: int = Field(default=40, ge=1)
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SEARCH_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    http_port: int = 8005
+    worker_port: int = 9005
+
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    rate_limit: RateLimit = Field(default_factory=RateLimit)
+    page_size: int = Field(default=20, ge=1, le=50)

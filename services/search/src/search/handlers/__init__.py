@@ -1,0 +1,1 @@
+"""Search's use cases and event handlers, by verb group."""
