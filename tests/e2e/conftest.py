@@ -115,3 +115,9 @@ async def portfolio(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
 async def media(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=platform.url("media"), timeout=60) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def search(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=platform.url("search"), timeout=30) as client:
+        yield client

@@ -42,6 +42,7 @@ async def test_portfolio_creation_workflow(
     auth: httpx.AsyncClient,
     portfolio: httpx.AsyncClient,
     media: httpx.AsyncClient,
+    search: httpx.AsyncClient,
     tmp_path: Path,
 ) -> None:
     # 1. authenticate: register, verify from the email, log in
@@ -133,6 +134,14 @@ async def test_portfolio_creation_workflow(
                 assert image.size == (variant["width"], variant["height"])
                 assert image.height > image.width, "turned upright"
                 assert not image.getexif(), "no EXIF, so no GPS"
+
+    # 6. search finds the portfolio by a word of an item's title, with the thumbnail
+    async def found() -> bool:
+        hits = (await search.get("/search", params={"q": "lighthouse"})).json()["hits"]
+        mine = [h for h in hits if h["portfolio_id"] == page["id"]]
+        return bool(mine) and mine[0]["thumbnail"] == processed.data["thumbnail_key"]
+
+    await wait_for(found, timeout=30, message="search finds it, with the thumbnail")
 
     # 7. cache cleared: once portfolio has the processed image, the public page shows it (the
     # page cached while it was processing was cleared after that commit)
