@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from devkit.platform import Platform
-from events.testing import EventTap
-from tests.e2e.flows import PASSWORD, new_email, register, token_of, verification_link
+from events.testing import EventTap, wait_for
+from tests.e2e.flows import (
+    PASSWORD,
+    new_email,
+    query,
+    register,
+    token_of,
+    verification_link,
+)
 
 
 @dataclass(frozen=True)
@@ -57,3 +65,63 @@ async def sign_up(
         logged_in.json()["access_token"],
         correlation,
     )
+
+
+@dataclass(frozen=True)
+class Studio:
+    """A person's portfolio with items, known to media (uploads allowed) and portfolio."""
+
+    owner: Person
+    portfolio: dict[str, Any]
+    items: list[dict[str, Any]]
+
+
+async def projected(platform: Platform, service: str, sql: str, *args: Any) -> None:
+    """Wait until a service's projection has what a step needs (events are asynchronous)."""
+
+    async def there() -> bool:
+        return bool(await query(platform, service, sql, *args))
+
+    await wait_for(there, timeout=30, interval=0.1, message=f"{service}: {sql} {args}")
+
+
+async def studio(
+    platform: Platform,
+    tap: EventTap,
+    auth: httpx.AsyncClient,
+    portfolio: httpx.AsyncClient,
+    *,
+    visibility: str = "public",
+    titles: tuple[str, ...] = ("Lighthouse at dusk",),
+    owner: Person | None = None,
+    slug: str | None = None,
+) -> Studio:
+    person = owner or await sign_up(platform, tap, auth)
+    await projected(
+        platform,
+        "portfolio",
+        "SELECT 1 FROM owners WHERE user_id = $1 AND verified",
+        person.user_id,
+    )
+    created = await portfolio.post(
+        "/portfolios",
+        json={
+            "title": "Harbour studies",
+            "slug": slug or f"harbour-{uuid.uuid4().hex[:6]}",
+            "visibility": visibility,
+        },
+        headers=person.headers,
+    )
+    assert created.status_code == 201, created.text
+    page = created.json()
+    added = await portfolio.post(
+        f"/portfolios/{page['id']}/items",
+        json={"items": [{"title": t} for t in titles]},
+        headers=person.headers,
+    )
+    assert added.status_code == 201, added.text
+    for item in added.json()["items"]:
+        await projected(
+            platform, "media", "SELECT 1 FROM item_access WHERE item_id = $1", uuid.UUID(item["id"])
+        )
+    return Studio(person, added.json(), added.json()["items"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 from PIL import Image
@@ -18,17 +17,7 @@ from devkit import providers
 from devkit.platform import Platform
 from events.testing import EventTap, wait_for
 from media.testing import write_jpeg
-from tests.e2e.flows import query
-from tests.e2e.people import Person, sign_up
-
-
-async def projected(platform: Platform, service: str, sql: str, *args: Any) -> None:
-    """Wait until another service's projection has what a step needs (events are async)."""
-
-    async def there() -> bool:
-        return bool(await query(platform, service, sql, *args))
-
-    await wait_for(there, timeout=30, interval=0.1, message=f"{service}: {sql} {args}")
+from tests.e2e.people import Person, projected, sign_up
 
 
 def milestones(tap: EventTap, correlation_id: str) -> list[str]:

@@ -16,8 +16,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from devkit import providers
+from devkit.faultproxy import FaultProxy
 from devkit.processes import ServiceProcess
 from devkit.servers import free_port
 from devkit.smtp import SmtpServer
@@ -28,6 +30,7 @@ from servicekit.service import Service
 LOG_ROOT = providers.ROOT / ".e2e"
 # The email policy (1 min .. 6 h) shrunk 3000 times: 20 ms .. 7.2 s, a 29 s budget.
 E2E_RETRY_SCALE = float(os.environ.get("E2E_RETRY_TIME_SCALE", str(1 / 3000)))
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 START_ORDER = ("auth",)
 """Started first: the others verify tokens with auth's keys."""
 
@@ -77,6 +80,9 @@ class Platform:
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     smtp: SmtpServer = field(init=False)
     sentry: SentryCapture = field(init=False)
+    proxies: dict[str, FaultProxy] = field(default_factory=dict)
+    """A fault proxy in front of each backend a test may take away (s3, redis, search), so it
+    can cut one and restore it while the services keep running. Not in a developer's run."""
     _sentry_running: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
@@ -103,6 +109,8 @@ class Platform:
         await self.smtp.start()
         self.sentry.__enter__()
         self._sentry_running = True
+        if not self.dev:
+            self._start_proxies()
         for service in self.services:
             self.ports[service.name] = service.ports() if self.dev else (free_port(), free_port())
         try:
@@ -113,6 +121,22 @@ class Platform:
         except BaseException:
             await self.stop()
             raise
+
+    def _start_proxies(self) -> None:
+        assert self.run is not None
+        s3 = urlsplit(self.run.s3.endpoint_url)
+        database = urlsplit(self.run.databases.get("search", self.run.amqp_url))
+        targets = {
+            "s3": (s3.hostname or "127.0.0.1", s3.port or 80),
+            "redis": (REDIS_HOST, REDIS_PORT),
+            "search": (database.hostname or "127.0.0.1", database.port or 5432),
+        }
+        for name, (host, port) in targets.items():
+            self.proxies[name] = FaultProxy(host, port).start()
+
+    def _through(self, backend: str, url: str) -> str:
+        proxy = self.proxies.get(backend)
+        return proxy.url_for(url) if proxy else url
 
     async def _migrate(self, service: Service[Any]) -> None:
         log = self.log_dir / f"{service.name}.log"
@@ -145,6 +169,8 @@ class Platform:
             "WORKER_PORT": str(worker_port),
             "LOG_JSON": "true",
             "LOG_LEVEL": "INFO",
+            # Ten processes share one PostgreSQL (100 connections by default): small pools.
+            "DB_POOL_SIZE": "4",
             "TOKENS__JWKS_URL": f"{self.url('auth')}/.well-known/jwks.json",
         }
         if "smtp" in service.needs:
@@ -153,10 +179,16 @@ class Platform:
                 "SMTP__PORT": str(self.smtp.port),
                 "SMTP__SECURITY": "none",
             }
+        if "redis" in service.needs:
+            values["REDIS__URL"] = self._through("redis", f"redis://{REDIS_HOST}:{REDIS_PORT}/0")
+        if "search" in service.needs:
+            values["INDEX__DATABASE_URL"] = self._through(
+                "search", self.run.databases[service.name]
+            )
         if "s3" in service.needs:
             s3 = self.run.s3
             values |= {
-                "S3__ENDPOINT_URL": s3.endpoint_url,
+                "S3__ENDPOINT_URL": self._through("s3", s3.endpoint_url),
                 "S3__ACCESS_KEY": s3.access_key,
                 "S3__SECRET_KEY": s3.secret_key,
                 "S3__REGION": s3.region,
@@ -170,6 +202,9 @@ class Platform:
         # Workers first: they drain their deliveries while the APIs are still up.
         for name in sorted(self.processes, key=lambda n: n.endswith("-api")):
             await self.processes[name].stop()
+        for proxy in self.proxies.values():
+            proxy.stop()
+        self.proxies.clear()
         await self.smtp.stop()
         if self._sentry_running:
             self.sentry.__exit__(None, None, None)

@@ -23,9 +23,16 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def local_env(run: LocalRun) -> dict[str, str]:
-    """Portfolio's own settings for a local run: Redis keys under the run's own prefix."""
-    prefix = "portfolio-dev" if run.dev else f"portfolio-{uuid.uuid4().hex[:8]}"
-    return {"REDIS__URL": REDIS_URL, "REDIS__KEY_PREFIX": prefix}
+    """Portfolio's own settings for a local run: Redis keys under the run's own prefix; a short
+    retention and purge interval in test runs, so a purge can be watched."""
+    if run.dev:
+        return {"REDIS__KEY_PREFIX": "portfolio-dev"}
+    return {
+        "REDIS__KEY_PREFIX": f"portfolio-{uuid.uuid4().hex[:8]}",
+        "RETENTION": "PT20S",
+        "PURGE_INTERVAL": "PT1S",
+        "MAX_ITEMS": "20",
+    }
 
 
 def settings_for(database_url: str, bus: BusSettings | None = None, **overrides: Any) -> Settings:
