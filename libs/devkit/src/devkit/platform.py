@@ -210,8 +210,30 @@ class Platform:
             self.sentry.__exit__(None, None, None)
             self._sentry_running = False
         if self.run is not None and self.base is not None and not self.dev:
+            await self._forget_cache_keys()
             await providers.release(self.provider, self.base, self.run)
         await asyncio.to_thread(self.provider.stop)
+
+    async def _forget_cache_keys(self) -> None:
+        """The run's keys in Redis (under the prefixes its services were given) go with it."""
+        from redis.asyncio import Redis
+
+        prefixes = {
+            value
+            for process in self.processes.values()
+            for key, value in process.env.items()
+            if key.endswith("_REDIS__KEY_PREFIX")
+        }
+        if not prefixes:
+            return
+        client = Redis.from_url(f"redis://{REDIS_HOST}:{REDIS_PORT}/0")
+        try:
+            for prefix in prefixes:
+                keys = [k async for k in client.scan_iter(f"{prefix}:*")]
+                if keys:
+                    await client.delete(*keys)
+        finally:
+            await client.aclose()
 
     def logs(self, lines: int = 60) -> str:
         return "\n\n".join(p.tail(lines) for p in self.processes.values())
