@@ -106,7 +106,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(
             exc.status_code,
-            type_="about:blank",
+            type_=getattr(exc, "problem_type", "about:blank"),
             title=title_of(exc.status_code),
             detail=str(exc.detail),
             instance=request.url.path,
