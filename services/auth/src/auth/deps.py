@@ -11,9 +11,11 @@ from fastapi import Depends, Header, Request
 
 from auth import errors
 from auth.container import Container
-from auth.handlers import login, registration, sessions
+from auth.handlers import login, recovery, registration, sessions
+from auth.handlers.common import Client
 from auth.models import TokenPair, User
 from servicekit.deps import UseCase, container_of, use_case
+from servicekit.openapi import requires_token
 from servicekit.tokens import bearer_token
 
 ContainerDep = Annotated[Container, Depends(container_of)]
@@ -39,24 +41,28 @@ def caller_of(container: Container, authorization: str | None) -> Caller:
         raise errors.AccessTokenInvalid() from exc
 
 
+@requires_token
 def _caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
     return caller_of(container_of(request), authorization)
 
 
-def client_of(request: Request) -> login.Client:
-    return login.Client(
+def client_of(request: Request) -> Client:
+    return Client(
         address=request.client.host if request.client else "unknown",
         user_agent=request.headers.get("user-agent"),
     )
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]
-ClientDep = Annotated[login.Client, Depends(client_of)]
+ClientDep = Annotated[Client, Depends(client_of)]
 
-RegisterUser = Annotated[UseCase[User], Depends(use_case(registration.register_user))]
+RegisterUser = Annotated[UseCase[None], Depends(use_case(registration.register_user))]
 VerifyEmail = Annotated[UseCase[User], Depends(use_case(registration.verify_email))]
 ResendVerification = Annotated[UseCase[None], Depends(use_case(registration.resend_verification))]
 Login = Annotated[UseCase[TokenPair], Depends(use_case(login.login))]
 RefreshSession = Annotated[UseCase[TokenPair], Depends(use_case(sessions.refresh_session))]
 Logout = Annotated[UseCase[None], Depends(use_case(sessions.logout))]
 CurrentUser = Annotated[UseCase[User], Depends(use_case(sessions.current_user))]
+LogoutEverywhere = Annotated[UseCase[int], Depends(use_case(sessions.logout_everywhere))]
+RequestPasswordReset = Annotated[UseCase[None], Depends(use_case(recovery.request_password_reset))]
+ResetPassword = Annotated[UseCase[None], Depends(use_case(recovery.reset_password))]

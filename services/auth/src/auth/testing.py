@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from auth import keys
 from auth.config import Settings
 from events import Event
-from events.contracts import UserVerificationRequestedV1
+from events.contracts import UserRegisteredV1, UserVerificationRequestedV1
 from events.settings import BusSettings
 from events.testing import drain_outbox
 
@@ -104,10 +104,22 @@ async def active_user(
     """Register and verify an account; returns (user id, email)."""
     email = email or f"ada-{uuid.uuid4().hex[:8]}@example.org"
     created = await register(client, email)
-    assert created.status_code == 201, created.text
+    assert created.status_code == 202, created.text
     verified = await client.post("/auth/verify", json={"token": await outbox.token_for(email)})
     assert verified.status_code == 200, verified.text
-    return created.json()["id"], email
+    return verified.json()["id"], email
+
+
+async def user_id_of(outbox: Outbox, email: str) -> str:
+    """The id auth gave the account of `email` (registration does not say it: see api.py)."""
+    await outbox.drain()
+    ids = [
+        str(e.data.user_id)
+        for e in outbox.events
+        if isinstance(e.data, UserRegisteredV1) and e.data.email.lower() == email.lower()
+    ]
+    assert ids, f"no account was registered for {email}"
+    return ids[-1]
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:

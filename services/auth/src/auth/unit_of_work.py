@@ -11,7 +11,16 @@ from sqlalchemy import ColumnElement, Delete, delete, or_, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from auth.models import LoginAttempt, RefreshToken, Session, User, VerificationToken
+from auth.models import (
+    PENDING,
+    LoginAttempt,
+    PasswordResetToken,
+    RefreshToken,
+    RequestEvent,
+    Session,
+    User,
+    VerificationToken,
+)
 from events import UnitOfWork
 
 
@@ -75,6 +84,86 @@ class Sessions:
         query = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
         return (await self.db.exec(query)).first()
 
+    async def revoke_all(self, user_id: uuid.UUID, at: datetime, reason: str) -> int:
+        """End every live session of a user at once (log out everywhere, a password reset)."""
+        result = await self.db.exec(
+            update(Session)
+            .where(
+                col(Session.user_id) == user_id,
+                col(Session.revoked_at).is_(None),
+                col(Session.expires_at) > at,
+            )
+            .values(revoked_at=at, revoked_reason=reason)
+        )
+        return int(result.rowcount or 0)
+
+
+class ResetTokens:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def by_hash(self, token_hash: str) -> PasswordResetToken | None:
+        query = (
+            select(PasswordResetToken)
+            .where(PasswordResetToken.token_hash == token_hash)
+            .with_for_update()
+        )
+        return (await self.db.exec(query)).first()
+
+    async def spend_open_for(self, user_id: uuid.UUID, at: datetime) -> None:
+        """Only the newest link works: every other open one is spent."""
+        await self.db.exec(
+            update(PasswordResetToken)
+            .where(
+                col(PasswordResetToken.user_id) == user_id,
+                col(PasswordResetToken.used_at).is_(None),
+            )
+            .values(used_at=at)
+        )
+
+
+class RequestEvents:
+    """The memory of the limits on requests that send mail (registration, password reset)."""
+
+    _TARGET_LOCK, _NETWORK_LOCK = 3, 4
+
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def lock(self, action: str, target_key: str, network: str) -> None:
+        """Serialise decisions per target then per network until the transaction ends."""
+        connection = await self.db.connection()
+        for namespace, key in ((self._TARGET_LOCK, target_key), (self._NETWORK_LOCK, network)):
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:key))"),
+                {"namespace": namespace, "key": f"{action}:{key}"},
+            )
+
+    async def recent(
+        self,
+        action: str,
+        since: datetime,
+        count: int,
+        *,
+        network: str | None = None,
+        target_key: str | None = None,
+    ) -> list[datetime]:
+        """When the newest `count` admitted requests after `since` came, newest first."""
+        query = (
+            select(RequestEvent.at)
+            .where(RequestEvent.action == action, col(RequestEvent.at) > since)
+            .order_by(col(RequestEvent.at).desc())
+            .limit(count)
+        )
+        if network is not None:
+            query = query.where(RequestEvent.client_network == network)
+        if target_key is not None:
+            query = query.where(RequestEvent.target_key == target_key)
+        return list((await self.db.exec(query)).all())
+
+    def add(self, event: RequestEvent) -> None:
+        self.db.add(event)
+
 
 class LoginAttempts:
     # Namespaces of the two-key advisory locks, so an account and an address never collide.
@@ -83,14 +172,15 @@ class LoginAttempts:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
-    async def lock(self, email_key: str, address: str) -> None:
-        """Serialise throttle decisions per account and per address until the transaction ends.
+    async def lock(self, email_key: str, network: str) -> None:
+        """Serialise throttle decisions per account and per client network until the
+        transaction ends.
 
-        Every login takes the account lock before the address lock, so two logins never wait on
+        Every login takes the account lock before the network lock, so two logins never wait on
         each other in a cycle. A hash collision only serialises two unrelated keys, briefly.
         """
         connection = await self.db.connection()  # the unit of work's transaction
-        for namespace, key in ((self._ACCOUNT_LOCK, email_key), (self._ADDRESS_LOCK, address)):
+        for namespace, key in ((self._ACCOUNT_LOCK, email_key), (self._ADDRESS_LOCK, network)):
             await connection.execute(
                 text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:key))"),
                 {"namespace": namespace, "key": key},
@@ -103,7 +193,7 @@ class LoginAttempts:
         count: int,
         *,
         email_key: str | None = None,
-        address: str | None = None,
+        network: str | None = None,
     ) -> list[tuple[str, datetime]]:
         """The newest `count` attempts after `since` with one of `outcomes`, newest first."""
         query = (
@@ -114,8 +204,8 @@ class LoginAttempts:
         )
         if email_key is not None:
             query = query.where(LoginAttempt.email_key == email_key)
-        if address is not None:
-            query = query.where(LoginAttempt.client_address == address)
+        if network is not None:
+            query = query.where(LoginAttempt.client_network == network)
         return [(outcome, at) for outcome, at in (await self.db.exec(query)).all()]
 
     async def add(self, attempt: LoginAttempt) -> LoginAttempt:
@@ -168,6 +258,33 @@ class Retention:
     async def sessions_ended_before(self, cutoff: datetime) -> int:
         return await self._delete(delete(Session).where(_ended(cutoff)))
 
+    async def request_events_before(self, cutoff: datetime) -> int:
+        return await self._delete(delete(RequestEvent).where(col(RequestEvent.at) < cutoff))
+
+    async def reset_tokens_expired_before(self, cutoff: datetime) -> int:
+        return await self._delete(
+            delete(PasswordResetToken).where(col(PasswordResetToken.expires_at) < cutoff)
+        )
+
+    async def unverified_accounts_created_before(self, cutoff: datetime) -> int:
+        """Delete accounts never verified, so their address can be registered again. Their
+        tokens go with them; their audit rows stay, without the link to the account."""
+        doomed = (
+            select(User.id)
+            .where(User.status == PENDING, col(User.created_at) < cutoff)
+            .limit(1000)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list((await self.db.exec(doomed)).all())
+        if not ids:
+            return 0
+        await self.db.exec(
+            update(LoginAttempt).where(col(LoginAttempt.user_id).in_(ids)).values(user_id=None)
+        )
+        for table in (VerificationToken, PasswordResetToken):
+            await self._delete(delete(table).where(col(table.user_id).in_(ids)))
+        return await self._delete(delete(User).where(col(User.id).in_(ids)))
+
 
 def _ended(cutoff: datetime) -> ColumnElement[bool]:
     return or_(col(Session.expires_at) < cutoff, col(Session.revoked_at) < cutoff)
@@ -178,6 +295,8 @@ class AuthUnitOfWork(UnitOfWork):
     tokens: VerificationTokens
     sessions: Sessions
     attempts: LoginAttempts
+    requests: RequestEvents
+    resets: ResetTokens
     retention: Retention
 
     async def __aenter__(self) -> Self:
@@ -186,5 +305,7 @@ class AuthUnitOfWork(UnitOfWork):
         self.tokens = VerificationTokens(self.db)
         self.sessions = Sessions(self.db)
         self.attempts = LoginAttempts(self.db)
+        self.requests = RequestEvents(self.db)
+        self.resets = ResetTokens(self.db)
         self.retention = Retention(self.db)
         return self
