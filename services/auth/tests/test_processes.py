@@ -96,7 +96,9 @@ async def test_api_and_worker_start_from_env_become_ready_and_stop_cleanly(
     def why() -> str:
         dead = [p for p in running if p.poll() is not None]
         tails = [(p.stdout.read().decode() if p.stdout else "")[-2000:] for p in dead]
-        reports = [f"{p.args!r} exited {p.returncode}: {t}" for p, t in zip(dead, tails, strict=True)]
+        reports = [
+            f"{p.args!r} exited {p.returncode}: {t}" for p, t in zip(dead, tails, strict=True)
+        ]
         return "; ".join(reports) or "still starting"
 
     await wait_for(both_ready, timeout=60, message=why)
