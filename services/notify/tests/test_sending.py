@@ -20,7 +20,7 @@ from events.contracts import (
     UserSignupAttemptedV1,
     UserVerificationRequestedV1,
 )
-from events.testing import delivery, example_event
+from events.testing import delivery, example_event, wait_for
 from notify import testing
 from notify.container import Container
 from notify.mailer import TransientSendError
@@ -357,3 +357,33 @@ async def test_the_password_reset_email_carries_its_link(
     assert urlsplit(link).path == "/reset-password"
     assert parse_qs(urlsplit(link).query)["token"] == [token]
     assert f'href="{link}"' in mail.part("html")
+
+
+async def test_a_send_begun_is_recorded_even_when_its_delivery_is_cancelled(
+    container: Container, smtp: SmtpServer, outbox: Any
+) -> None:
+    # A broker cut cancels the handlers of the channel it closes: the send they began must
+    # still be recorded, so the redelivery finds it sent (no duplicate, no lease to wait out).
+    event = example_event(UserRegisteredV1, email="cut@example.org")
+    send = sender(container, "welcome_email")
+    smtp.slow_down(0.5)
+    handler = asyncio.create_task(send(delivery(event, "notify.welcome_email")))
+
+    async def leased() -> bool:
+        rows = await email_rows(container)
+        return bool(rows) and rows[0]["lease_until"] is not None
+
+    await wait_for(leased, timeout=10, message="the send began")
+    handler.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handler
+
+    async def recorded() -> bool:
+        return (await email_rows(container))[0]["status"] == "sent"
+
+    await wait_for(recorded, timeout=10, message="the begun send recorded despite the cancel")
+    started = time.perf_counter()
+    await send(delivery(event, "notify.welcome_email", attempt=1))  # the broker's redelivery
+    assert time.perf_counter() - started < 2, "no lease to wait out"
+    assert len(smtp.to("cut@example.org")) == 1
+    assert [e.type for e in await outbox()] == ["email.sent.v1"]

@@ -92,18 +92,58 @@ async def send_email(
                 raise EmailInProgress("the email's lease is taken by other deliveries")
             await asyncio.sleep(min(state.wait_s, LEASE_POLL_S))
             continue
-        async with send_slots:
-            state = await _lease(
-                delivery, outbound, uow=uow, settings=settings, clock=clock, take=True
+        await send_slots.acquire()
+        # From here the send runs to its end even if this delivery is cancelled (a broker cut
+        # cancels the handlers of the channel it closes): a send that was begun is recorded,
+        # so its redelivery finds the email sent instead of waiting out the lease, and sends
+        # nothing twice. The slot is held until the send ends.
+        work = asyncio.ensure_future(
+            _leased_send(
+                delivery,
+                outbound,
+                uow=uow,
+                mailer=mailer,
+                settings=settings,
+                clock=clock,
+                send_slots=send_slots,
             )
-            if state.done:
-                return
-            if state.email_id is None:
-                continue  # another delivery took the lease while this one waited for a slot
-            await _send(
-                delivery, outbound, state, uow=uow, mailer=mailer, settings=settings, clock=clock
-            )
+        )
+        work.add_done_callback(_retrieved)
+        if await asyncio.shield(work):
             return
+
+
+def _retrieved(work: asyncio.Future[bool]) -> None:
+    """A send whose delivery was cancelled still fails or succeeds: its error was recorded
+    (the lease released), and is not reported again as never retrieved."""
+    if not work.cancelled():
+        work.exception()
+
+
+async def _leased_send(
+    delivery: Delivery[Any],
+    outbound: Outbound,
+    *,
+    uow: UowFactory,
+    mailer: Mailer,
+    settings: Settings,
+    clock: Clock,
+    send_slots: asyncio.Semaphore,
+) -> bool:
+    """Inside a slot: take the lease, send, record. False when another delivery took the lease
+    while this one waited for its slot (look again)."""
+    try:
+        state = await _lease(delivery, outbound, uow=uow, settings=settings, clock=clock, take=True)
+        if state.done:
+            return True
+        if state.email_id is None:
+            return False
+        await _send(
+            delivery, outbound, state, uow=uow, mailer=mailer, settings=settings, clock=clock
+        )
+        return True
+    finally:
+        send_slots.release()
 
 
 async def _send(
