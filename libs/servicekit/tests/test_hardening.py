@@ -136,3 +136,44 @@ def test_openapi_documents_the_problems_raised_outside_the_routes() -> None:
     assert list(paths["/mine"]["get"]["responses"]["401"]["content"]) == [MEDIA_TYPE]
     assert "401" not in echo, "only routes that need a token say they may refuse one"
     assert "413" not in paths["/mine"]["get"]["responses"], "no body, no body limit"
+
+
+async def test_a_wrong_method_names_every_method_the_path_answers() -> None:
+    app = create_app(title="test")
+
+    @app.get("/things/{thing_id}")
+    async def read(thing_id: str) -> dict[str, str]:
+        return {"id": thing_id}
+
+    @app.delete("/things/{thing_id}", status_code=204)
+    async def remove(thing_id: str) -> None:
+        return None
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        refused = await http.put("/things/7")
+    assert refused.status_code == 405
+    assert refused.headers["content-type"] == MEDIA_TYPE
+    assert refused.headers["allow"] == "DELETE, GET"
+
+
+async def test_text_the_database_cannot_store_is_a_422_never_a_500(fresh_database: str) -> None:
+    from sqlalchemy import text
+
+    from events.db import create_engine
+
+    engine = create_engine(fresh_database)
+    app = create_app(title="test")
+
+    @app.post("/notes")
+    async def note(body: Body) -> None:
+        async with engine.begin() as conn:  # a service that forgot to refuse NUL in its schema
+            await conn.execute(text("SELECT CAST(:t AS text)"), {"t": body.text})
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        refused = await http.post("/notes", json={"text": "a\u0000b"})
+    await engine.dispose()
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"].endswith("/unstorable-text")

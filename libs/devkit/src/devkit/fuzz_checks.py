@@ -19,8 +19,7 @@ def errors_are_problems(ctx: Any, response: Any, case: Any) -> bool | None:
     content_type = (response.headers.get("content-type") or [""])[0]
     if not content_type.startswith(PROBLEM):
         raise AssertionError(
-            f"{response.status_code} answered as {content_type or 'no content type'}, "
-            f"not {PROBLEM}"
+            f"{response.status_code} answered as {content_type or 'no content type'}, not {PROBLEM}"
         )
     body = response.json()
     missing = [k for k in ("type", "title", "status", "detail") if k not in body]

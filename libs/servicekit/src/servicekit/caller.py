@@ -11,7 +11,6 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 
-from servicekit.openapi import requires_token
 from servicekit.tokens import Claims, InvalidToken, JwksVerifier, TokenInvalid, bearer_token
 
 __all__ = ["CallerDep", "Claims", "OptionalCallerDep", "TokenSettings", "verifier_for"]
@@ -45,7 +44,6 @@ async def _verify(request: Request, token: str) -> Claims:
         raise InvalidToken(str(exc)) from exc
 
 
-@requires_token
 async def current_caller(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Claims:
@@ -53,7 +51,6 @@ async def current_caller(
     return await _verify(request, bearer_token(authorization))
 
 
-@requires_token
 async def optional_caller(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Claims | None:
