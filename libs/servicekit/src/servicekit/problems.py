@@ -96,22 +96,25 @@ def _sqlstate(exc: BaseException) -> str | None:
 
 
 @cache
-def _path_patterns(app: FastAPI) -> list[tuple[re.Pattern[str], frozenset[str]]]:
-    """The documented methods of each path template, as the OpenAPI document lists them."""
+def _path_patterns(app: FastAPI) -> list[tuple[int, re.Pattern[str], frozenset[str]]]:
+    """The documented methods of each path template, as the OpenAPI document lists them, with
+    how many parameters the template has (fewer is more specific)."""
     patterns = []
     for template, operations in app.openapi().get("paths", {}).items():
         regex = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
-        patterns.append((re.compile(f"^{regex}$"), frozenset(m.upper() for m in operations)))
+        methods = frozenset(m.upper() for m in operations)
+        patterns.append((template.count("{"), re.compile(f"^{regex}$"), methods))
     return patterns
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Every method a path answers (Starlette's 405 names only the first route it met)."""
-    methods: set[str] = set()
-    for pattern, documented in _path_patterns(app):
-        if pattern.match(path):
-            methods |= documented
-    return sorted(methods)
+    """Every method a path answers (Starlette's 405 names only the first route it met); of
+    templates that both match (`/items/order`, `/items/{id}`), the most specific one."""
+    matches = [(params, methods) for params, p, methods in _path_patterns(app) if p.match(path)]
+    if not matches:
+        return []
+    fewest = min(params for params, _ in matches)
+    return sorted(set().union(*(methods for params, methods in matches if params == fewest)))
 
 
 def install_problem_handlers(app: FastAPI) -> None:
