@@ -68,9 +68,19 @@ async def schema_drift(service: Service[Any], database_url: str) -> list[Any]:
     from events.tables import metadata as bus_tables
 
     service.load_models()
+    # SQLModel's metadata holds every model imported in this process: in a test run of several
+    # services, another service's tables must not count as this one's drift.
+    own = {t.name for t in bus_tables.tables.values()} | {
+        str(model.__table__.name)  # type: ignore[attr-defined]
+        for model in _subclasses(SQLModel)
+        if model.__module__.startswith(f"{service.name}.") and hasattr(model, "__table__")
+    }
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        return type_ != "table" or name in own
 
     def differences(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(connection)
+        context = MigrationContext.configure(connection, opts={"include_object": include})
         return list(compare_metadata(context, [SQLModel.metadata, bus_tables]))  # type: ignore[arg-type]
 
     engine = create_engine(database_url)
@@ -79,6 +89,13 @@ async def schema_drift(service: Service[Any], database_url: str) -> list[Any]:
             return await conn.run_sync(differences)
     finally:
         await engine.dispose()
+
+
+def _subclasses(cls: type) -> list[type]:
+    found: list[type] = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
 
 
 async def tables_after(service: Service[Any], database_url: str, revision: str) -> set[str]:
