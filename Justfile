@@ -72,6 +72,11 @@ test-contract *args:
 e2e *args:
     {{pytest}} tests/e2e {{args}}
 
+# schemathesis, all checks, against every service's OpenAPI on a local platform, bounded in
+# examples and time (`just fuzz`, `just fuzz portfolio`, `just fuzz --examples 100 --seconds 300`).
+fuzz *args:
+    uv run python -m devkit.fuzz {{args}}
+
 # ruff, formatting, mypy, the import contracts and the generated Dockerfiles, as CI runs them.
 lint:
     uv run ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import uuid
 from typing import Any
@@ -10,6 +11,7 @@ import asyncpg
 import httpx
 
 from devkit.platform import Platform
+from events.testing import EventTap
 
 PASSWORD = "correct horse battery staple"
 LINK = re.compile(r"http://app\.portfolio\.test/verify\?token=[A-Za-z0-9_%\-]+")
@@ -19,18 +21,38 @@ def new_email(prefix: str = "ada") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}@example.org"
 
 
+def person_address() -> str:
+    """A client address of a person of its own (the benchmarking range, RFC 2544): auth limits
+    registrations per client network, and the suite plays many people."""
+    n = random.randrange(1, 2**17 - 1)
+    return f"198.{18 + (n >> 16)}.{(n >> 8) & 255}.{n & 255}"
+
+
 async def register(
     auth: httpx.AsyncClient,
     email: str,
     correlation_id: str | None = None,
     password: str = PASSWORD,
+    client_address: str | None = None,
 ) -> httpx.Response:
-    headers = {"X-Correlation-ID": correlation_id} if correlation_id else {}
+    """Register as a person would, from their own address (the platform's auth trusts
+    X-Forwarded-For from loopback, as from the proxy in front of it)."""
+    headers = {"X-Forwarded-For": client_address or person_address()}
+    if correlation_id:
+        headers["X-Correlation-ID"] = correlation_id
     return await auth.post(
         "/auth/register",
         json={"email": email, "password": password, "display_name": "Ada Lovelace"},
         headers=headers,
     )
+
+
+async def registered_user(tap: EventTap, email: str, timeout: float = 30) -> str:
+    """The id auth gave `email`'s account (registration answers the same for every address)."""
+    event = await tap.wait_for(
+        "user.registered.v1", lambda e: e.data["email"] == email, timeout=timeout
+    )
+    return str(event.subject)
 
 
 def verification_link(text: str) -> str:

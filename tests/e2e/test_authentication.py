@@ -14,7 +14,7 @@ PROBLEM = "https://portfolio.example/problems/"
 
 async def active_account(platform: Platform, auth: httpx.AsyncClient) -> str:
     email = new_email("auth")
-    assert (await register(auth, email)).status_code == 201
+    assert (await register(auth, email)).status_code == 202
     mail = await platform.smtp.wait_for_mail(
         email, lambda m: m.message["Subject"] == "Confirm your email address"
     )
@@ -31,7 +31,7 @@ async def test_login_before_verification_is_refused(
     platform: Platform, auth: httpx.AsyncClient
 ) -> None:
     email = new_email("early")
-    assert (await register(auth, email)).status_code == 201
+    assert (await register(auth, email)).status_code == 202
     refused = await login(auth, email)
     assert refused.status_code == 403
     assert refused.json()["type"] == PROBLEM + "email-not-verified"

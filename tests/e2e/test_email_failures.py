@@ -17,7 +17,7 @@ from events.dlq import DeadLetterQueues
 from events.retry import EMAIL
 from events.settings import BusSettings
 from events.testing import EventTap, wait_for
-from tests.e2e.flows import new_email, register
+from tests.e2e.flows import new_email, register, registered_user
 
 
 def retries(platform: Platform, event_id: str, queue: str) -> list[dict[str, Any]]:
@@ -35,7 +35,8 @@ async def test_a_busy_server_is_retried_on_the_backoff_schedule_until_it_accepts
 ) -> None:
     email = new_email("busy")
     platform.smtp.busy_for(email, 2.0)
-    user_id = (await register(auth, email)).json()["id"]
+    assert (await register(auth, email)).status_code == 202
+    user_id = await registered_user(tap, email)
     registered = await tap.wait_for("user.registered.v1", lambda e: e.subject == user_id)
     mail = await platform.smtp.wait_for_mail(
         email, lambda m: "Welcome" in str(m.message["Subject"]), timeout=30
@@ -69,7 +70,8 @@ async def test_a_server_down_past_the_last_retry_parks_alerts_and_replays_once(
     email = new_email("down")
     await platform.smtp.stop()
     try:
-        user_id = (await register(auth, email)).json()["id"]
+        assert (await register(auth, email)).status_code == 202
+        user_id = await registered_user(tap, email)
         registered = await tap.wait_for("user.registered.v1", lambda e: e.subject == user_id)
         failed = await tap.wait_for(
             "email.failed.v1",

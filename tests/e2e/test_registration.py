@@ -14,6 +14,7 @@ from tests.e2e.flows import (
     new_email,
     query,
     register,
+    registered_user,
     token_of,
     verification_link,
 )
@@ -28,8 +29,8 @@ async def test_registration_to_first_login(
     headers = {"X-Correlation-ID": correlation}
 
     created = await register(auth, email, correlation)
-    assert created.status_code == 201, created.text
-    user_id = created.json()["id"]
+    assert created.status_code == 202, created.text
+    user_id = await registered_user(tap, email)
     [user] = await query(
         platform, "auth", "SELECT status FROM users WHERE id = $1", uuid.UUID(user_id)
     )

@@ -24,6 +24,7 @@ def test_each_service_gets_its_settings_under_its_own_prefix() -> None:
         meilisearch_url=None,
     )
     platform.ports = {s.name: (18000 + i, 19000 + i) for i, s in enumerate(platform.services)}
+    platform.admin_ports = {s.name: 19500 + i for i, s in enumerate(platform.services)}
     notify = next(s for s in platform.services if s.name == "notify")
     env = platform.env(notify)
     assert all(key.startswith("NOTIFY_") for key in env)

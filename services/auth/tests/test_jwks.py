@@ -99,7 +99,7 @@ def test_keygen_prints_a_key_entry_the_settings_accept() -> None:
 
 def test_outside_dev_the_service_refuses_to_start_without_keys(database: str) -> None:
     with pytest.raises(ValueError, match="AUTH_SIGNING_KEYS"):
-        Settings(environment="prod", database_url=database)  # type: ignore[arg-type]
+        Settings(environment="prod", database_url=database)
     with pytest.raises(ValueError, match="unique"):
         keys.KeyRing([keys.generate("a"), keys.generate("a")], issuer="i", audience="a")
 

@@ -18,7 +18,9 @@ from devkit.servers import free_port
 from events.testing import wait_for
 
 
-def auth_env(database: str, amqp: str, api_port: int, worker_port: int) -> dict[str, str]:
+def auth_env(
+    database: str, amqp: str, api_port: int, worker_port: int, admin_port: int
+) -> dict[str, str]:
     return {
         **os.environ,
         "AUTH_ENVIRONMENT": "test",
@@ -28,6 +30,7 @@ def auth_env(database: str, amqp: str, api_port: int, worker_port: int) -> dict[
         "AUTH_HTTP_HOST": "127.0.0.1",
         "AUTH_HTTP_PORT": str(api_port),
         "AUTH_WORKER_PORT": str(worker_port),
+        "AUTH_ADMIN_PORT": str(admin_port),
         "AUTH_SIGNING_KEYS": signing_keys_env(),
         "AUTH_LOG_JSON": "true",
         "AUTH_ARGON2_MEMORY_COST_KIB": "8192",
@@ -55,9 +58,9 @@ async def ready(url: str) -> bool:
 @pytest.fixture
 async def processes(
     fresh_database: str, amqp_vhost: str
-) -> AsyncIterator[tuple[str, str, list[subprocess.Popen[bytes]]]]:
-    api_port, worker_port = free_port(), free_port()
-    env = auth_env(fresh_database, amqp_vhost, api_port, worker_port)
+) -> AsyncIterator[tuple[str, str, str, list[subprocess.Popen[bytes]]]]:
+    api_port, worker_port, admin_port = free_port(), free_port(), free_port()
+    env = auth_env(fresh_database, amqp_vhost, api_port, worker_port, admin_port)
     migrate = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "auth", "migrate"],
@@ -69,7 +72,12 @@ async def processes(
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
     running = [start("api", env), start("worker", env)]
     try:
-        yield f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{worker_port}", running
+        yield (
+            f"http://127.0.0.1:{api_port}",
+            f"http://127.0.0.1:{worker_port}",
+            f"http://127.0.0.1:{admin_port}",
+            running,
+        )
     finally:
         for process in running:
             if process.poll() is None:
@@ -78,9 +86,9 @@ async def processes(
 
 
 async def test_api_and_worker_start_from_env_become_ready_and_stop_cleanly(
-    processes: tuple[str, str, list[subprocess.Popen[bytes]]],
+    processes: tuple[str, str, str, list[subprocess.Popen[bytes]]],
 ) -> None:
-    api, worker, running = processes
+    api, worker, admin, running = processes
 
     async def both_ready() -> bool:
         return await ready(api) and await ready(worker)
@@ -88,7 +96,9 @@ async def test_api_and_worker_start_from_env_become_ready_and_stop_cleanly(
     def why() -> str:
         dead = [p for p in running if p.poll() is not None]
         tails = [(p.stdout.read().decode() if p.stdout else "")[-2000:] for p in dead]
-        reports = [f"{p.args} exited {p.returncode}: {t}" for p, t in zip(dead, tails, strict=True)]
+        reports = [
+            f"{p.args!r} exited {p.returncode}: {t}" for p, t in zip(dead, tails, strict=True)
+        ]
         return "; ".join(reports) or "still starting"
 
     await wait_for(both_ready, timeout=60, message=why)
@@ -97,10 +107,15 @@ async def test_api_and_worker_start_from_env_become_ready_and_stop_cleanly(
             "/auth/register",
             json={"email": "proc@example.org", "password": PASSWORD, "display_name": "Proc"},
         )
-        assert created.status_code == 201, created.text
+        assert created.status_code == 202, created.text
         jwks = (await client.get("/.well-known/jwks.json")).json()
         assert jwks["keys"] and all("d" not in k for k in jwks["keys"])
         assert (await client.get("/docs")).status_code == 200
+        assert (await client.get("/metrics")).status_code == 404, "metrics are not public"
+    async with httpx.AsyncClient(base_url=admin, timeout=10) as client:
+        metrics = await client.get("/metrics")
+        assert metrics.status_code == 200
+        assert 'route="/auth/register"' in metrics.text, "the api's own metrics, on its ops port"
     async with httpx.AsyncClient(base_url=worker, timeout=10) as client:
         assert (await client.get("/metrics")).status_code == 200
         assert (await client.get("/auth/register")).status_code == 404, "the worker serves no API"

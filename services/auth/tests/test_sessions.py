@@ -176,8 +176,10 @@ async def test_garbage_tokens_are_401_problems(client: httpx.AsyncClient) -> Non
         response = await client.get("/auth/me", headers={"Authorization": header})
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
-    missing = await client.post("/auth/refresh", json={"refresh_token": "unknown"})
+    missing = await client.post("/auth/refresh", json={"refresh_token": "unknown-token-0123456789"})
     assert missing.status_code == 401
+    malformed = await client.post("/auth/refresh", json={"refresh_token": "not a token"})
+    assert malformed.status_code == 422
 
 
 async def test_password_hashing_runs_off_the_event_loop(

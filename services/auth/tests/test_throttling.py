@@ -139,3 +139,57 @@ async def test_the_audit_keeps_every_outcome_and_never_the_password(
     ]
     assert all(r["user_id"] is not None and r["client_address"] == "203.0.113.7" for r in rows)
     assert "my secret guess" not in repr(rows)
+
+
+async def test_guesses_from_one_network_do_not_lock_the_owner_out_from_theirs(
+    container: Container, client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    _, email = await active_user(client, outbox)
+    transport = httpx.ASGITransport(app=api_app(SERVICE, container), client=("192.0.2.66", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as attacker:
+        codes = [(await login(attacker, email, f"guess {n}")).status_code for n in range(7)]
+    assert codes == [401] * 5 + [429] * 2, "the guessing network is refused on this account"
+    assert (await login(client, email)).status_code == 200, "the owner is not locked out"
+
+
+async def test_an_ipv6_guesser_rotating_addresses_in_its_64_is_one_network(
+    container: Container, client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    _, email = await active_user(client, outbox)
+    codes = []
+    for n in range(7):
+        transport = httpx.ASGITransport(
+            app=api_app(SERVICE, container), client=(f"2001:db8:aa:bb::{n + 1:x}", 1)
+        )
+        async with httpx.AsyncClient(transport=transport, base_url="http://auth") as rotating:
+            codes.append((await login(rotating, email, f"guess {n}")).status_code)
+    assert codes == [401] * 5 + [429] * 2
+    other = httpx.ASGITransport(app=api_app(SERVICE, container), client=("2001:db8:aa:cc::1", 1))
+    async with httpx.AsyncClient(transport=other, base_url="http://auth") as neighbour:
+        assert (await login(neighbour, email)).status_code == 200, "another /64 is not blocked"
+
+
+async def test_guesses_from_many_networks_space_attempts_instead_of_blocking(
+    container: Container, client: httpx.AsyncClient, outbox: Outbox, clock: FrozenClock
+) -> None:
+    settings = container.settings
+    settings.login_account_slow_after = 6
+    settings.login_account_delay = timedelta(seconds=30)
+    _, email = await active_user(client, outbox)
+
+    async def from_network(n: int, password: str) -> httpx.Response:
+        transport = httpx.ASGITransport(
+            app=api_app(SERVICE, container), client=(f"198.51.100.{n}", 1)
+        )
+        async with httpx.AsyncClient(transport=transport, base_url="http://auth") as botnet:
+            return await login(botnet, email, password)
+
+    for n in range(6):  # a botnet: few guesses from each of many networks
+        assert (await from_network(n + 1, "a botnet guess")).status_code == 401
+    spaced = await from_network(50, "another guess")
+    assert spaced.status_code == 429
+    assert 0 < int(spaced.headers["retry-after"]) <= 30, "a delay, never a lockout"
+    owner = await login(client, email)
+    assert owner.status_code == 429, "the owner waits the same short delay"
+    clock.advance(timedelta(seconds=int(owner.headers["retry-after"])))
+    assert (await login(client, email)).status_code == 200, "and then gets in"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -35,18 +36,37 @@ def test_settings_come_from_notify_variables_nested_with_double_underscores(
     assert (settings.http_port, settings.worker_port) == (8004, 9004)
 
 
-def test_outside_dev_the_development_unsubscribe_secret_is_refused() -> None:
-    with pytest.raises(ValidationError, match="unsubscribe_secret"):
-        Settings(environment="prod")
-    Settings(environment="prod", unsubscribe_secret="a-real-secret")
+SECRETS: dict[str, Any] = {
+    "unsubscribe_secret": "u-secret",
+    "bounce_secret": "b-secret",
+    "admin_token": "a-tok",
+}
+
+
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_outside_dev_each_development_secret_is_refused(secret: str) -> None:
+    with pytest.raises(ValidationError, match=secret):
+        Settings(environment="prod", **{**SECRETS, secret: Settings.model_fields[secret].default})
+    Settings(environment="prod", **SECRETS)
 
 
 def test_the_sendgrid_transport_needs_its_api_key_outside_dev() -> None:
     with pytest.raises(ValidationError, match="NOTIFY_SENDGRID__API_KEY"):
-        Settings(environment="prod", unsubscribe_secret="s", transport="sendgrid")
+        Settings(environment="prod", transport="sendgrid", **SECRETS)
 
 
-def test_a_lease_shorter_than_two_transport_timeouts_is_refused() -> None:
-    with pytest.raises(ValidationError, match="NOTIFY_SEND_LEASE"):
-        Settings(send_lease=timedelta(seconds=20))
-    Settings(send_lease=timedelta(seconds=30))
+def test_a_lease_covers_one_send_and_follows_the_transport_timeout() -> None:
+    smtp = Settings(smtp={"timeout_s": 7})
+    assert smtp.send_timeout == timedelta(seconds=7)
+    assert smtp.send_lease == timedelta(seconds=14), "the send, and as long again to record it"
+    sendgrid = Settings(transport="sendgrid", sendgrid={"timeout_s": 3})
+    assert sendgrid.send_lease == timedelta(seconds=6)
+    assert Settings().max_concurrent_sends == 8, "the documented bound on duplicates"
+
+
+@pytest.mark.parametrize(
+    "address", ["bounces", "a+b@portfolio.example", "a-very-long-bounce-local-part@x.example"]
+)
+def test_a_bounce_address_that_cannot_carry_a_return_path_tag_is_refused(address: str) -> None:
+    with pytest.raises(ValidationError, match="NOTIFY_BOUNCE_ADDRESS"):
+        Settings(bounce_address=address)

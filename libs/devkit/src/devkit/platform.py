@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from devkit import providers
 from devkit.faultproxy import FaultProxy
@@ -77,6 +77,8 @@ class Platform:
     run: providers.RunResources | None = None
     services: list[Service[Any]] = field(default_factory=list)
     ports: dict[str, tuple[int, int]] = field(default_factory=dict)
+    admin_ports: dict[str, int] = field(default_factory=dict)
+    """Where each api process serves its ops app (metrics, admin routes)."""
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     smtp: SmtpServer = field(init=False)
     sentry: SentryCapture = field(init=False)
@@ -99,6 +101,17 @@ class Platform:
     def worker(self, service: str) -> ServiceProcess:
         return self.processes[f"{service}-worker"]
 
+    async def cut_broker_connections(self) -> None:
+        """What a broker restart or a network partition does: the broker closes every
+        connection of this run's virtual host (the services' robust connections come back)."""
+        assert self.run is not None
+        vhost = unquote(urlsplit(self.run.amqp_url).path.lstrip("/")) or "/"
+        await asyncio.to_thread(self.provider.close_connections, vhost)
+
+    def ops_url(self, service: str) -> str:
+        """The ops port of a service's worker: metrics, readiness and the admin routes."""
+        return self.worker(service).url
+
     async def start(self) -> None:
         self.services = [s for s in declarations() if self.only is None or s.name in self.only]
         names = [s.name for s in self.services]
@@ -113,6 +126,9 @@ class Platform:
             self._start_proxies()
         for service in self.services:
             self.ports[service.name] = service.ports() if self.dev else (free_port(), free_port())
+            self.admin_ports[service.name] = (
+                self.ports[service.name][1] + 100 if self.dev else free_port()
+            )
         try:
             await asyncio.gather(*(self._migrate(s) for s in self.services))
             for service in self.services:
@@ -167,6 +183,7 @@ class Platform:
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(api_port),
             "WORKER_PORT": str(worker_port),
+            "ADMIN_PORT": str(self.admin_ports[service.name]),
             "LOG_JSON": "true",
             "LOG_LEVEL": "INFO",
             # Ten processes share one PostgreSQL (100 connections by default): small pools.

@@ -89,6 +89,14 @@ class ServiceProcess:
             except AssertionError:
                 raise ProcessFailed(f"{self.name} not ready in {timeout}s\n{self.tail()}") from None
 
+    async def kill(self) -> None:
+        """SIGKILL, as the kernel's OOM killer or a lost host would: nothing runs after it."""
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+        self._close_log()
+
     async def stop(self, timeout: float = 20) -> None:
         """SIGTERM (what a container runtime sends), then SIGKILL if it will not go."""
         if self.process is not None and self.process.returncode is None:

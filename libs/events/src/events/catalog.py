@@ -14,6 +14,7 @@ from events.contracts import (
     EmailBouncedV1,
     EmailFailedV1,
     EmailSentV1,
+    EmailSuppressionLiftedV1,
     MediaFailedV1,
     MediaProcessedV1,
     MediaUploadedV1,
@@ -27,7 +28,9 @@ from events.contracts import (
     PortfolioUpdatedV1,
     SearchIndexedV1,
     UserLoggedInV1,
+    UserPasswordResetRequestedV1,
     UserRegisteredV1,
+    UserSignupAttemptedV1,
     UserVerificationRequestedV1,
     UserVerifiedV1,
 )
@@ -127,6 +130,8 @@ EVENTS = [
     EventSpec(UserVerificationRequestedV1, "A verification email is due (carries the token)."),
     EventSpec(UserVerifiedV1, "The email address was verified; the account is active."),
     EventSpec(UserLoggedInV1, "A successful login, flagged on the first one."),
+    EventSpec(UserSignupAttemptedV1, "Someone tried to register an address that has an account."),
+    EventSpec(UserPasswordResetRequestedV1, "A password reset email is due (carries the token)."),
     EventSpec(PortfolioCreatedV1, "A portfolio was created."),
     EventSpec(PortfolioUpdatedV1, "A portfolio changed (full new state)."),
     EventSpec(PortfolioDeletedV1, "A portfolio was deleted (soft, restorable)."),
@@ -141,6 +146,7 @@ EVENTS = [
     EventSpec(EmailSentV1, "The provider accepted an email."),
     EventSpec(EmailFailedV1, "An email will not be delivered."),
     EventSpec(EmailBouncedV1, "An address bounced or complained and is suppressed."),
+    EventSpec(EmailSuppressionLiftedV1, "An operator lifted an address's suppression."),
     EventSpec(SearchIndexedV1, "A document reached the index.", optional=True),
 ]
 
@@ -159,8 +165,8 @@ SUBSCRIPTIONS = [
     Subscription(
         "auth",
         "email_status",
-        (EmailSentV1, EmailFailedV1, EmailBouncedV1),
-        "Keep each account's email deliverability (sent, failed, bounced) up to date.",
+        (EmailSentV1, EmailFailedV1, EmailBouncedV1, EmailSuppressionLiftedV1),
+        "Keep each account's email deliverability (sent, failed, bounced, lifted) up to date.",
     ),
     Subscription(
         "notify",
@@ -181,6 +187,20 @@ SUBSCRIPTIONS = [
         "onboarding_email",
         (UserLoggedInV1,),
         "Send the getting-started email after an account's first login.",
+        retry.EMAIL,
+    ),
+    Subscription(
+        "notify",
+        "signup_attempt_email",
+        (UserSignupAttemptedV1,),
+        "Tell an address's owner that someone tried to register it again.",
+        retry.EMAIL,
+    ),
+    Subscription(
+        "notify",
+        "password_reset_email",
+        (UserPasswordResetRequestedV1,),
+        "Send the email with the password reset link.",
         retry.EMAIL,
     ),
     Subscription(

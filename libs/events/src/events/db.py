@@ -13,7 +13,14 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
     return create_async_engine(
-        parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        echo=echo,
+        # A statement's parameters are people's data (emails, addresses, password hashes): an
+        # error names the statement, never its values, in logs and in Sentry.
+        hide_parameters=True,
     )
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
+from events.scrubbing import EMAIL, SCRUBBED
+
 _SECRET_KEYS = frozenset({"password", "token", "secret", "authorization", "refresh_token", "dsn"})
 
 
@@ -17,6 +19,16 @@ def _redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     for key in list(event_dict):
         if key.lower() in _SECRET_KEYS:
             event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def _blank_addresses(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Email addresses in free text (an exception a driver raised quotes the value it refused,
+    PostgreSQL's unique violation names the key) are blanked; ids identify people in logs."""
+    for key in ("exception", "error", "event"):
+        value = event_dict.get(key)
+        if isinstance(value, str) and "@" in value:
+            event_dict[key] = EMAIL.sub(SCRUBBED, value)
     return event_dict
 
 
@@ -36,6 +48,7 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
             *shared,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
+            _blank_addresses,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -47,6 +60,7 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _blank_addresses,
             renderer,
         ],
     )

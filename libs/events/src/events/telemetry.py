@@ -8,6 +8,8 @@ from typing import Any
 import sentry_sdk
 from prometheus_client import Counter, Gauge, Histogram
 
+from events.scrubbing import before_send, scrub
+
 PUBLISHED = Counter("events_published_total", "Events confirmed by the broker.", ["event_type"])
 PUBLISH_FAILED = Counter(
     "events_publish_failed_total",
@@ -47,9 +49,18 @@ def init_sentry(
         # Frame locals hold what a handler was working on (a verification token, a password in
         # a request), and the scrubber cannot see inside their reprs: send stack frames without.
         include_local_variables=False,
+        # Request bodies, headers, messages and breadcrumbs pass one scrubber by field name.
+        before_send=before_send,  # type: ignore[arg-type]
+        before_send_transaction=before_send,  # type: ignore[arg-type]
+        before_breadcrumb=lambda crumb, hint: scrub_breadcrumb(crumb),
     )
     sentry_sdk.set_tag("service", service)
     return True
+
+
+def scrub_breadcrumb(crumb: dict[str, Any]) -> dict[str, Any]:
+    scrubbed: dict[str, Any] = scrub(crumb)
+    return scrubbed
 
 
 def report_dead_letter(

@@ -10,7 +10,7 @@ from typing import Any
 from events.logs import configure_logging
 from events.telemetry import init_sentry
 from servicekit import migrations
-from servicekit.runner import api_app, worker_app
+from servicekit.runner import api_app, ops_app_of, worker_app
 from servicekit.server import serve
 from servicekit.service import Service
 
@@ -43,7 +43,12 @@ def main(service: Service[Any], argv: list[str] | None = None) -> int:
     container = service.build(config)
     if parsed.command == "worker":
         asyncio.run(serve(worker_app(service, container), config.http_host, config.worker_port))
-    else:
-        app = api_app(service, container, consume=parsed.command == "all")
-        asyncio.run(serve(app, config.http_host, config.http_port))
+        return 0
+    everything = parsed.command == "all"
+    app = api_app(service, container, consume=everything)
+    # The ops app is where `all` serves the worker's port, and `api` its admin port.
+    ops_port = config.worker_port if everything else config.ops_port
+    asyncio.run(
+        serve(app, config.http_host, config.http_port, (ops_app_of(service, app), ops_port))
+    )
     return 0

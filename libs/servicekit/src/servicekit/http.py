@@ -1,4 +1,5 @@
-"""The FastAPI app every service starts from: request ids, access logs, metrics, health."""
+"""The FastAPI app every service starts from: request ids, access logs, limits, security headers,
+health, and (on the ops port only) metrics."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ import sentry_sdk
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from events.context import Correlation, correlated, new_correlation_id
 from events.logs import get_logger
+from servicekit import openapi
+from servicekit.hardening import DEFAULT_MAX_BODY, BodyLimitMiddleware, SecurityHeadersMiddleware
 from servicekit.problems import install_problem_handlers, problem_response
 
 REQUEST_ID = "x-request-id"
@@ -34,6 +38,11 @@ LATENCY = Histogram(
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 """Raises (with a message) when a dependency the service needs is not reachable."""
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
 
 
 class Degraded(Exception):
@@ -129,21 +138,36 @@ def create_app(
     description: str = "",
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
     readiness: Mapping[str, ReadinessCheck] | Callable[[], Mapping[str, ReadinessCheck]] = {},  # noqa: B006
+    metrics: bool = True,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
 ) -> FastAPI:
-    """A FastAPI app with problem details, request ids, metrics and health endpoints.
+    """A FastAPI app with problem details, request ids, limits, security headers and health.
 
     `readiness` maps a dependency's name to its check; it may be a callable returning the map, for
-    checks built in the lifespan (after the app object exists).
+    checks built in the lifespan (after the app object exists). `metrics` serves /metrics: the
+    runner turns it off on the public API (the ops port serves it), so request counts and the
+    bus's vital signs are not published to the internet.
     """
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     install_problem_handlers(app)
+    openapi.install(app)
+    # The last added is outermost: security headers go on every answer (the request context's
+    # own 500 included), and a refusal by the body limit still carries a request id.
+    app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     app.add_middleware(RequestContextMiddleware, router_app=app)
+    app.add_middleware(SecurityHeadersMiddleware)
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Database, broker and backends reachable")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Database, broker and backends reachable",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "A dependency is failing"}},
+    )
     async def readyz() -> JSONResponse:
         checks = readiness() if callable(readiness) else readiness
         results: dict[str, str] = {}
@@ -164,8 +188,21 @@ def create_app(
             status_code=200 if ok else 503,
         )
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if metrics:
+
+        @app.get(
+            "/metrics",
+            tags=["operations"],
+            summary="Prometheus metrics",
+            response_class=Response,
+            responses={
+                200: {
+                    "description": "The Prometheus text exposition format",
+                    "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                }
+            },
+        )
+        async def prometheus_metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from fastapi import Request
+from starlette.exceptions import HTTPException
 
-from servicekit.errors import DomainError
+from servicekit.errors import TYPE_BASE, DomainError
 
 
 class BodyTooLarge(DomainError):
     status, slug, title = 413, "body-too-large", "Content too large"
     detail = "The body is too large."
+
+
+class BodyLimitExceeded(HTTPException):
+    """Raised by the body limit while a route reads its body: an HTTPException, because FastAPI
+    turns any other error met while parsing a body into a 400."""
+
+    problem_type = TYPE_BASE + BodyTooLarge.slug
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The body exceeds {limit} bytes.")
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekit.errors import TYPE_BASE, DomainError, Problem, ProblemDetails, title_of
@@ -74,6 +77,46 @@ def responses(*errors: type[DomainError] | int) -> dict[int | str, dict[str, Any
     return out
 
 
+UNSTORABLE_TEXT = {"22021", "22P05"}
+"""character_not_in_repertoire, untranslatable_character: PostgreSQL refuses a character of
+the input (a NUL in any text): the request's fault, whichever field a service forgot to
+constrain, and the transaction is rolled back with the error."""
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    current: BaseException | None = exc
+    for _ in range(5):
+        if current is None:
+            return None
+        code = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(code, str):
+            return code
+        current = getattr(current, "orig", None) or current.__cause__
+    return None
+
+
+@cache
+def _path_patterns(app: FastAPI) -> list[tuple[int, re.Pattern[str], frozenset[str]]]:
+    """The documented methods of each path template, as the OpenAPI document lists them, with
+    how many parameters the template has (fewer is more specific)."""
+    patterns = []
+    for template, operations in app.openapi().get("paths", {}).items():
+        regex = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+        methods = frozenset(m.upper() for m in operations)
+        patterns.append((template.count("{"), re.compile(f"^{regex}$"), methods))
+    return patterns
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method a path answers (Starlette's 405 names only the first route it met); of
+    templates that both match (`/items/order`, `/items/{id}`), the most specific one."""
+    matches = [(params, methods) for params, p, methods in _path_patterns(app) if p.match(path)]
+    if not matches:
+        return []
+    fewest = min(params for params, _ in matches)
+    return sorted(set().union(*(methods for params, methods in matches if params == fewest)))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Map every error a request can meet to problem details."""
 
@@ -104,11 +147,27 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
         return problem_response(
             exc.status_code,
-            type_="about:blank",
+            type_=getattr(exc, "problem_type", "about:blank"),
             title=title_of(exc.status_code),
             detail=str(exc.detail),
             instance=request.url.path,
-            headers=dict(exc.headers or {}),
+            headers=headers,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if _sqlstate(exc) not in UNSTORABLE_TEXT:
+            raise exc  # a fault of ours: the 500 path logs and reports it
+        return problem_response(
+            422,
+            type_=TYPE_BASE + "unstorable-text",
+            title="Your request is not valid",
+            detail="The text holds a character that cannot be stored (a NUL, or one the "
+            "database's encoding lacks).",
+            instance=request.url.path,
         )

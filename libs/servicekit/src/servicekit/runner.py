@@ -1,10 +1,13 @@
 """How every service's processes run, from its declaration.
 
 - `api`: the HTTP app; its bus runtime relays the outbox (requests write events) and consumes
-  nothing.
-- `worker`: a small ops app (health, readiness, metrics) whose runtime consumes and relays, with
-  the service's periodic jobs and extra listeners beside it.
-- `all`: the HTTP app with everything the worker runs, for local runs.
+  nothing. Its ops app (metrics, health, admin routes) listens on the admin port.
+- `worker`: the ops app (health, readiness, metrics, admin routes) whose runtime consumes and
+  relays, with the service's periodic jobs and extra listeners beside it.
+- `all`: the HTTP app with everything the worker runs, for local runs; the ops app beside it.
+
+The public app never serves /metrics or the admin routes: those are on a port that is not
+published.
 
 Components start in order and stop in reverse (the bus before the jobs that publish through it
 would be wrong: jobs stop first, then listeners, then the bus, then the container's clients and
@@ -91,23 +94,46 @@ def api_app(
         description=service.description,
         lifespan=_lifespan(container, components),
         readiness=_readiness(service, container, runtime),
+        metrics=False,
+        max_body_bytes=container.settings.max_body_bytes,
     )
     app.state.container = container
     app.state.components = components
+    app.state.runtime = runtime
     for router in service.routers:
         app.include_router(router)
     return app
 
 
-def worker_app(service: Service[Any], container: ServiceContainer) -> FastAPI:
-    """The worker's HTTP face: /healthz, /readyz and /metrics only."""
-    runtime, components = _components(service, container, consume=True, role="worker")
+def ops_app(
+    service: Service[Any],
+    container: ServiceContainer,
+    runtime: BusRuntime,
+    *,
+    lifespan: Callable[[FastAPI], Any] | None = None,
+) -> FastAPI:
+    """Health, readiness, metrics and the admin routes, for the ops port."""
     app = create_app(
-        title=f"{service.name} worker",
-        description="Health, readiness and metrics of the event consumer.",
-        lifespan=_lifespan(container, components),
+        title=f"{service.name} ops",
+        description="Health, readiness, metrics and operator routes (not published).",
+        lifespan=lifespan,
         readiness=_readiness(service, container, runtime),
+        max_body_bytes=container.settings.max_body_bytes,
     )
     app.state.container = container
+    for router in service.admin_routers:
+        app.include_router(router)
+    return app
+
+
+def worker_app(service: Service[Any], container: ServiceContainer) -> FastAPI:
+    """The worker's HTTP face: the ops app, running the consumer, relay, jobs and listeners."""
+    runtime, components = _components(service, container, consume=True, role="worker")
+    app = ops_app(service, container, runtime, lifespan=_lifespan(container, components))
     app.state.components = components
     return app
+
+
+def ops_app_of(service: Service[Any], api: FastAPI) -> FastAPI:
+    """The ops app beside an api app built by `api_app` (same container and bus runtime)."""
+    return ops_app(service, api.state.container, api.state.runtime)

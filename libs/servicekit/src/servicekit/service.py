@@ -69,6 +69,9 @@ class Service(Generic[C]):
     build: Callable[[Any], C]
     """The composition root: settings in, container out (nothing runs at import)."""
     routers: Sequence[APIRouter] = ()
+    admin_routers: Sequence[APIRouter] = ()
+    """Operator routes (lifting a suppression...): served on the ops port only, never on the
+    public API; they authenticate operators themselves."""
     subscriptions: Sequence[Subscribe] = ()
     jobs: Sequence[Job] = ()
     listeners: Sequence[Listener] = ()

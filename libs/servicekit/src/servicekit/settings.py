@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.settings import BusSettings
+from servicekit.hardening import DEFAULT_MAX_BODY
 
 Environment = Literal["dev", "test", "prod"]
 
@@ -28,11 +29,29 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     worker_port: int = Field(
-        default=9000, ge=0, le=65535, description="The worker's health, readiness and metrics."
+        default=9000,
+        ge=0,
+        le=65535,
+        description="The worker's ops port: health, readiness, metrics and admin routes.",
+    )
+    admin_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="The api role's ops port (metrics, health, admin routes), never published; "
+        "worker_port + 100 when unset.",
+    )
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY, ge=1024, description="Request bodies past this are refused (413)."
     )
 
     secret_fields: tuple[str, ...] = ()
     """Names of fields whose defaults are development values, refused outside dev."""
+
+    @property
+    def ops_port(self) -> int:
+        """Where the api role serves its ops app (the worker serves its own on worker_port)."""
+        return self.admin_port if self.admin_port is not None else self.worker_port + 100
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Self:

@@ -79,6 +79,14 @@ async def schema_drift(service: Service[Any], database_url: str) -> list[Any]:
         await engine.dispose()
 
 
+def _subclasses(cls: type) -> list[type]:
+    found: list[type] = []
+    subclasses: list[type] = cls.__subclasses__()
+    for sub in subclasses:
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
 async def tables_after(service: Service[Any], database_url: str, revision: str) -> set[str]:
     """The tables left once the database is migrated up or down to `revision`."""
     from sqlalchemy import Connection, inspect

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Depends, Header, Response, status
 
 from auth import errors
 from auth.deps import (
@@ -14,46 +14,57 @@ from auth.deps import (
     CurrentUser,
     Login,
     Logout,
+    LogoutEverywhere,
     RefreshSession,
     RegisterUser,
+    RequestPasswordReset,
     ResendVerification,
+    ResetPassword,
     VerifyEmail,
     caller_of,
 )
 from auth.models import (
+    Accepted,
+    ForgotRequest,
     LoginRequest,
     LogoutRequest,
     RefreshRequest,
-    Registered,
     ResendRequest,
+    ResetRequest,
     TokenPair,
     UserCreate,
     UserPublic,
     VerifyRequest,
 )
+from servicekit.hardening import no_store
 from servicekit.problems import responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 wellknown = APIRouter(tags=["keys"])
 
-
-def _no_store(response: Response) -> None:
-    # Tokens in a response must never sit in a cache.
-    response.headers["Cache-Control"] = "no-store"
+REGISTERED = Accepted(
+    detail="If this address can be registered, we have sent it an email: follow the link in it."
+)
+RESENT = Accepted(
+    detail="If this address has an account waiting for verification, a new link is on its way."
+)
+RESET_SENT = Accepted(
+    detail="If this address has an account, we have sent it a link to choose a new password."
+)
 
 
 @router.post(
     "/register",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Registered,
-    summary="Create an account (pending until the email is verified)",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    summary="Register (the same answer for new and known addresses; the email says which)",
     responses=responses(
-        errors.InvalidEmail, errors.InvalidDisplayName, errors.WeakPassword, errors.EmailTaken
+        errors.InvalidEmail, errors.InvalidDisplayName, errors.WeakPassword, errors.RateLimited
     ),
 )
-async def register(body: UserCreate, register_user: RegisterUser) -> Registered:
-    user = await register_user(body)
-    return Registered(id=user.id, status=user.status)
+async def register(body: UserCreate, client: ClientDep, register_user: RegisterUser) -> Accepted:
+    await register_user(body, client)
+    return REGISTERED
 
 
 @router.post(
@@ -73,50 +84,73 @@ async def verify(body: VerifyRequest, verify_email: VerifyEmail) -> UserPublic:
 @router.post(
     "/verify/resend",
     status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
     summary="Send a new verification link (same answer whether or not the email exists)",
+    responses=responses(errors.InvalidEmail),
 )
-async def resend(body: ResendRequest, resend_verification: ResendVerification) -> dict[str, str]:
+async def resend(body: ResendRequest, resend_verification: ResendVerification) -> Accepted:
     await resend_verification(body.email)
-    return {"status": "accepted"}
+    return RESENT
+
+
+@router.post(
+    "/password/forgot",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    summary="Mail a single-use link to choose a new password (same answer for every address)",
+    responses=responses(errors.InvalidEmail, errors.RateLimited),
+)
+async def forgot_password(
+    body: ForgotRequest, client: ClientDep, request_password_reset: RequestPasswordReset
+) -> Accepted:
+    await request_password_reset(body.email, client)
+    return RESET_SENT
+
+
+@router.post(
+    "/password/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Choose a new password with the emailed token; every session ends",
+    responses=responses(errors.ResetTokenUnknown, errors.ResetTokenExpired, errors.WeakPassword),
+)
+async def reset_password(body: ResetRequest, reset: ResetPassword) -> Response:
+    await reset(body.token, body.password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
     "/login",
     response_model=TokenPair,
     summary="Exchange email and password for tokens",
+    dependencies=[Depends(no_store)],
     responses=responses(
         errors.InvalidCredentials, errors.AccountPending, errors.AccountDisabled, errors.Throttled
     ),
 )
-async def login(
-    body: LoginRequest, client: ClientDep, response: Response, login: Login
-) -> TokenPair:
-    pair = await login(body.email, body.password, client)
-    _no_store(response)
-    return pair
+async def login(body: LoginRequest, client: ClientDep, login: Login) -> TokenPair:
+    return await login(body.email, body.password, client)
 
 
 @router.post(
     "/refresh",
     response_model=TokenPair,
     summary="Rotate a refresh token",
+    dependencies=[Depends(no_store)],
     responses=responses(
         errors.RefreshTokenInvalid, errors.RefreshTokenReused, errors.SessionRevoked
     ),
 )
-async def refresh(
-    body: RefreshRequest, response: Response, refresh_session: RefreshSession
-) -> TokenPair:
-    pair = await refresh_session(body.refresh_token)
-    _no_store(response)
-    return pair
+async def refresh(body: RefreshRequest, refresh_session: RefreshSession) -> TokenPair:
+    return await refresh_session(body.refresh_token)
 
 
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="End the session (bearer token, or a refresh token in the body)",
-    responses=responses(errors.RefreshTokenInvalid, errors.AccessTokenInvalid),
+    responses=responses(
+        errors.RefreshTokenInvalid, errors.AccessTokenInvalid, errors.LogoutWithoutCredentials
+    ),
 )
 async def logout(
     c: ContainerDep,
@@ -129,6 +163,17 @@ async def logout(
     if session_id is None and refresh_token is None:
         raise errors.LogoutWithoutCredentials()
     await logout(session_id, refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/logout/all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End every session of the caller's account (log out everywhere)",
+    responses=responses(errors.AccessTokenInvalid, errors.SessionRevoked),
+)
+async def logout_all(caller: CallerDep, logout_everywhere: LogoutEverywhere) -> Response:
+    await logout_everywhere(caller.user_id, caller.session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

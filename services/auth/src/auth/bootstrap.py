@@ -9,7 +9,12 @@ from auth.api import router, wellknown
 from auth.config import Settings
 from auth.container import Container, build
 from auth.handlers import email_status, retention
-from events.contracts import EmailBouncedV1, EmailFailedV1, EmailSentV1
+from events.contracts import (
+    EmailBouncedV1,
+    EmailFailedV1,
+    EmailSentV1,
+    EmailSuppressionLiftedV1,
+)
 from servicekit.jobs import Job
 from servicekit.service import Service, Subscribe
 
@@ -29,7 +34,7 @@ SERVICE: Service[Container] = Service(
     subscriptions=[
         Subscribe(
             "email_status",
-            (EmailSentV1, EmailFailedV1, EmailBouncedV1),
+            (EmailSentV1, EmailFailedV1, EmailBouncedV1, EmailSuppressionLiftedV1),
             email_status.record_email_outcome,
         ),
     ],

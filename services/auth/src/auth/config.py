@@ -39,8 +39,29 @@ class Settings(ServiceSettings):
     verification_ttl: timedelta = timedelta(hours=24)
     resend_min_interval: timedelta = timedelta(minutes=1)
     resend_max_per_day: int = Field(default=5, ge=1)
+    unverified_account_ttl: timedelta = Field(
+        default=timedelta(days=3),
+        description="An account never verified is deleted after this, freeing its address.",
+    )
+    reset_token_ttl: timedelta = timedelta(hours=1)
 
-    password_min_length: int = Field(default=8, ge=8)
+    request_window: timedelta = Field(
+        default=timedelta(hours=1),
+        description="The window of the registration and password-reset request limits.",
+    )
+    requests_max_per_network: int = Field(
+        default=20,
+        ge=1,
+        description="Registrations (and, apart, reset requests) per client network per window.",
+    )
+    requests_max_per_target: int = Field(
+        default=3,
+        ge=1,
+        description="Per target address (plus-tags folded), per window: bounds the mail one "
+        "inbox can be sent.",
+    )
+
+    password_min_length: int = Field(default=12, ge=12)  # ASVS 2.1.1
     password_max_length: int = Field(default=128, ge=64)
     hash_concurrency: int = Field(default=4, ge=1, description="argon2 hashes at once (memory)")
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -48,8 +69,22 @@ class Settings(ServiceSettings):
     argon2_parallelism: int = Field(default=4, ge=1)
 
     login_window: timedelta = timedelta(minutes=15)
-    login_max_failures_per_account: int = Field(default=5, ge=1)
-    login_max_failures_per_address: int = Field(default=50, ge=1)
+    login_max_failures_per_account: int = Field(
+        default=5,
+        ge=1,
+        description="Failures on one account from one client network (IPv6: its /64) per window "
+        "before that network is refused for that account.",
+    )
+    login_max_failures_per_address: int = Field(
+        default=50, ge=1, description="Failures from one client network, on any account."
+    )
+    login_account_slow_after: int = Field(
+        default=20,
+        ge=1,
+        description="Failures on one account from all networks in the window after which its "
+        "attempts are spaced by login_account_delay (never a hard block).",
+    )
+    login_account_delay: timedelta = Field(default=timedelta(seconds=30))
 
     audit_retention: timedelta = Field(
         default=timedelta(days=90), description="How long login attempts are kept."
@@ -72,8 +107,16 @@ class Settings(ServiceSettings):
         return self
 
     @model_validator(mode="after")
+    def _unverified_accounts_outlive_their_link(self) -> Self:
+        if self.unverified_account_ttl < self.verification_ttl:
+            raise ValueError("AUTH_UNVERIFIED_ACCOUNT_TTL must be at least AUTH_VERIFICATION_TTL")
+        return self
+
+    @model_validator(mode="after")
     def _audit_outlives_the_throttle(self) -> Self:
         # The throttle reads the audit: pruning inside its window would forget recent failures.
-        if self.audit_retention < self.login_window:
-            raise ValueError("AUTH_AUDIT_RETENTION must be at least AUTH_LOGIN_WINDOW")
+        if self.audit_retention < max(self.login_window, self.request_window):
+            raise ValueError(
+                "AUTH_AUDIT_RETENTION must be at least AUTH_LOGIN_WINDOW and AUTH_REQUEST_WINDOW"
+            )
         return self

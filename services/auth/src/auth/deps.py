@@ -11,7 +11,8 @@ from fastapi import Depends, Header, Request
 
 from auth import errors
 from auth.container import Container
-from auth.handlers import login, registration, sessions
+from auth.handlers import login, recovery, registration, sessions
+from auth.handlers.common import Client
 from auth.models import TokenPair, User
 from servicekit.deps import UseCase, container_of, use_case
 from servicekit.tokens import bearer_token
@@ -43,20 +44,23 @@ def _caller(request: Request, authorization: Annotated[str | None, Header()] = N
     return caller_of(container_of(request), authorization)
 
 
-def client_of(request: Request) -> login.Client:
-    return login.Client(
+def client_of(request: Request) -> Client:
+    return Client(
         address=request.client.host if request.client else "unknown",
         user_agent=request.headers.get("user-agent"),
     )
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]
-ClientDep = Annotated[login.Client, Depends(client_of)]
+ClientDep = Annotated[Client, Depends(client_of)]
 
-RegisterUser = Annotated[UseCase[User], Depends(use_case(registration.register_user))]
+RegisterUser = Annotated[UseCase[None], Depends(use_case(registration.register_user))]
 VerifyEmail = Annotated[UseCase[User], Depends(use_case(registration.verify_email))]
 ResendVerification = Annotated[UseCase[None], Depends(use_case(registration.resend_verification))]
 Login = Annotated[UseCase[TokenPair], Depends(use_case(login.login))]
 RefreshSession = Annotated[UseCase[TokenPair], Depends(use_case(sessions.refresh_session))]
 Logout = Annotated[UseCase[None], Depends(use_case(sessions.logout))]
 CurrentUser = Annotated[UseCase[User], Depends(use_case(sessions.current_user))]
+LogoutEverywhere = Annotated[UseCase[int], Depends(use_case(sessions.logout_everywhere))]
+RequestPasswordReset = Annotated[UseCase[None], Depends(use_case(recovery.request_password_reset))]
+ResetPassword = Annotated[UseCase[None], Depends(use_case(recovery.reset_password))]

@@ -42,13 +42,8 @@ class WeakPassword(AuthError):
         return ProblemDetails(self.status, TYPE_BASE + self.code, self.title, str(self))
 
 
-class EmailTaken(AuthError):
-    status, slug, title = 409, "email-taken", "Conflict"
-    detail = "An account with this email already exists."
-
-
 class VerificationTokenUnknown(AuthError):
-    status, slug, title = 400, "verification-token-unknown", "Bad request"
+    status, slug, title = 404, "verification-token-unknown", "Not found"
     detail = "This verification link is not valid."
 
 
@@ -90,6 +85,33 @@ class Throttled(AuthError):
 
     def extensions(self) -> dict[str, Any]:
         return {"retry_after": self.seconds}
+
+
+class RateLimited(AuthError):
+    """Too many requests of one kind from one network, or for one address: the same answer
+    whether or not the address has an account."""
+
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, retry_after: timedelta) -> None:
+        self.seconds = max(1, math.ceil(retry_after.total_seconds()))
+        super().__init__(f"Too many requests; try again in {self.seconds} seconds.")
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.seconds)}
+
+    def extensions(self) -> dict[str, Any]:
+        return {"retry_after": self.seconds}
+
+
+class ResetTokenUnknown(AuthError):
+    status, slug, title = 404, "reset-token-unknown", "Not found"
+    detail = "This password reset link is not valid; ask for a new one."
+
+
+class ResetTokenExpired(AuthError):
+    status, slug, title = 410, "reset-token-expired", "Gone"
+    detail = "This password reset link has expired or was used; ask for a new one."
 
 
 class _TokenProblem(AuthError):

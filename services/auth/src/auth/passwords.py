@@ -57,7 +57,7 @@ class PasswordPolicy:
     user's own identity in disguise (`Ada.Lovelace1`), because guessers try those first.
     """
 
-    def __init__(self, min_length: int = 8, max_length: int = 128) -> None:
+    def __init__(self, min_length: int = 12, max_length: int = 128) -> None:
         self.min_length = min_length
         self.max_length = max_length
 

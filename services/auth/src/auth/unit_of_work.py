@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Self
 
-from sqlalchemy import ColumnElement, Delete, delete, or_, text, update
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from auth.models import LoginAttempt, RefreshToken, Session, User, VerificationToken
+from auth.attempts import LoginAttempts, RequestEvents
+from auth.models import PasswordResetToken, RefreshToken, Session, User, VerificationToken
+from auth.pruning import Retention
 from events import UnitOfWork
 
 
@@ -75,102 +76,42 @@ class Sessions:
         query = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
         return (await self.db.exec(query)).first()
 
-
-class LoginAttempts:
-    # Namespaces of the two-key advisory locks, so an account and an address never collide.
-    _ACCOUNT_LOCK, _ADDRESS_LOCK = 1, 2
-
-    def __init__(self, db: AsyncSession) -> None:
-        self.db = db
-
-    async def lock(self, email_key: str, address: str) -> None:
-        """Serialise throttle decisions per account and per address until the transaction ends.
-
-        Every login takes the account lock before the address lock, so two logins never wait on
-        each other in a cycle. A hash collision only serialises two unrelated keys, briefly.
-        """
-        connection = await self.db.connection()  # the unit of work's transaction
-        for namespace, key in ((self._ACCOUNT_LOCK, email_key), (self._ADDRESS_LOCK, address)):
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:key))"),
-                {"namespace": namespace, "key": key},
+    async def revoke_all(self, user_id: uuid.UUID, at: datetime, reason: str) -> int:
+        """End every live session of a user at once (log out everywhere, a password reset)."""
+        result = await self.db.exec(
+            update(Session)
+            .where(
+                col(Session.user_id) == user_id,
+                col(Session.revoked_at).is_(None),
+                col(Session.expires_at) > at,
             )
-
-    async def recent(
-        self,
-        since: datetime,
-        outcomes: Sequence[str],
-        count: int,
-        *,
-        email_key: str | None = None,
-        address: str | None = None,
-    ) -> list[tuple[str, datetime]]:
-        """The newest `count` attempts after `since` with one of `outcomes`, newest first."""
-        query = (
-            select(LoginAttempt.outcome, LoginAttempt.at)
-            .where(LoginAttempt.at > since, col(LoginAttempt.outcome).in_(outcomes))
-            .order_by(col(LoginAttempt.at).desc(), col(LoginAttempt.id).desc())
-            .limit(count)
+            .values(revoked_at=at, revoked_reason=reason)
         )
-        if email_key is not None:
-            query = query.where(LoginAttempt.email_key == email_key)
-        if address is not None:
-            query = query.where(LoginAttempt.client_address == address)
-        return [(outcome, at) for outcome, at in (await self.db.exec(query)).all()]
-
-    async def add(self, attempt: LoginAttempt) -> LoginAttempt:
-        self.db.add(attempt)
-        await self.db.flush()  # the id, to settle the attempt later
-        return attempt
-
-    async def settle(
-        self, attempt_id: int, outcome: str, *, user_id: uuid.UUID | None, first_login: bool = False
-    ) -> None:
-        """Record how an attempt that was `in_progress` ended."""
-        await self.db.exec(
-            update(LoginAttempt)
-            .where(col(LoginAttempt.id) == attempt_id)
-            .values(outcome=outcome, user_id=user_id, first_login=first_login)
-        )
-
-
-class Retention:
-    """Deletes what no one needs any more; each method returns how many rows went."""
-
-    def __init__(self, db: AsyncSession) -> None:
-        self.db = db
-
-    async def _delete(self, statement: Delete) -> int:
-        result = await self.db.exec(statement)
         return int(result.rowcount or 0)
 
-    async def login_attempts_before(self, cutoff: datetime) -> int:
-        return await self._delete(delete(LoginAttempt).where(col(LoginAttempt.at) < cutoff))
 
-    async def verification_tokens_expired_before(self, cutoff: datetime) -> int:
-        return await self._delete(
-            delete(VerificationToken).where(col(VerificationToken.expires_at) < cutoff)
+class ResetTokens:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def by_hash(self, token_hash: str) -> PasswordResetToken | None:
+        query = (
+            select(PasswordResetToken)
+            .where(PasswordResetToken.token_hash == token_hash)
+            .with_for_update()
         )
+        return (await self.db.exec(query)).first()
 
-    async def refresh_tokens_expired_before(self, cutoff: datetime) -> int:
-        """Expired tokens are refused by their expiry alone; rotated ones that are still valid
-        stay, because presenting one of those is how a stolen copy is detected."""
-        return await self._delete(delete(RefreshToken).where(col(RefreshToken.expires_at) < cutoff))
-
-    async def refresh_tokens_of_sessions_ended_before(self, cutoff: datetime) -> int:
-        """Runs before `sessions_ended_before`: the tokens reference their session."""
-        return await self._delete(
-            delete(RefreshToken).where(
-                col(RefreshToken.session_id).in_(select(Session.id).where(_ended(cutoff)))
+    async def spend_open_for(self, user_id: uuid.UUID, at: datetime) -> None:
+        """Only the newest link works: every other open one is spent."""
+        await self.db.exec(
+            update(PasswordResetToken)
+            .where(
+                col(PasswordResetToken.user_id) == user_id,
+                col(PasswordResetToken.used_at).is_(None),
             )
+            .values(used_at=at)
         )
-
-    async def sessions_ended_before(self, cutoff: datetime) -> int:
-        return await self._delete(delete(Session).where(_ended(cutoff)))
-
-
-def _ended(cutoff: datetime) -> ColumnElement[bool]:
-    return or_(col(Session.expires_at) < cutoff, col(Session.revoked_at) < cutoff)
 
 
 class AuthUnitOfWork(UnitOfWork):
@@ -178,6 +119,8 @@ class AuthUnitOfWork(UnitOfWork):
     tokens: VerificationTokens
     sessions: Sessions
     attempts: LoginAttempts
+    requests: RequestEvents
+    resets: ResetTokens
     retention: Retention
 
     async def __aenter__(self) -> Self:
@@ -186,5 +129,7 @@ class AuthUnitOfWork(UnitOfWork):
         self.tokens = VerificationTokens(self.db)
         self.sessions = Sessions(self.db)
         self.attempts = LoginAttempts(self.db)
+        self.requests = RequestEvents(self.db)
+        self.resets = ResetTokens(self.db)
         self.retention = Retention(self.db)
         return self

@@ -7,12 +7,22 @@ import json
 from fastapi import APIRouter, Request
 
 from notify import errors, webhook_signature
-from notify.deps import CallerDep, ContainerDep, EmailsOf, HandleProviderEvents
-from notify.models import EmailPublic
+from notify.deps import (
+    CallerDep,
+    ContainerDep,
+    EmailsOf,
+    HandleProviderEvents,
+    LiftSuppression,
+    OperatorDep,
+    SuppressionOf,
+)
+from notify.models import EmailPublic, LiftRequest, SuppressionAudit, SuppressionPublic
 from servicekit.limits import BodyTooLarge, read_limited
 from servicekit.problems import responses
 
 router = APIRouter(tags=["notify"])
+admin = APIRouter(prefix="/admin", tags=["operators"], dependencies=[OperatorDep])
+"""Served on the ops port only (never published); operators authenticate with a bearer token."""
 
 MAX_WEBHOOK_BODY = 4 * 1024 * 1024
 """SendGrid posts batches well under a megabyte; anything far larger is not SendGrid."""
@@ -62,3 +72,31 @@ async def email_events(
 async def my_emails(caller: CallerDep, emails_of: EmailsOf) -> list[EmailPublic]:
     emails = await emails_of(caller.user_id)
     return [EmailPublic.model_validate(e, from_attributes=True) for e in emails]
+
+
+@admin.get(
+    "/suppressions/{address}",
+    response_model=SuppressionPublic,
+    summary="Whether an address is suppressed, why and since when",
+    responses=responses(errors.OperatorUnauthenticated, errors.NotSuppressed),
+)
+async def suppression(address: str, suppression_of: SuppressionOf) -> SuppressionPublic:
+    found = await suppression_of(address)
+    return SuppressionPublic(
+        address=found.address_key,
+        reason=found.reason,
+        detail=found.detail,
+        created_at=found.created_at,
+    )
+
+
+@admin.post(
+    "/suppressions/{address}/lift",
+    response_model=SuppressionAudit,
+    summary="Lift an address's suppression (audited: who, when, why, and what was lifted)",
+    responses=responses(errors.OperatorUnauthenticated, errors.NotSuppressed),
+)
+async def lift(
+    address: str, body: LiftRequest, lift_suppression: LiftSuppression
+) -> SuppressionAudit:
+    return await lift_suppression(address, body)

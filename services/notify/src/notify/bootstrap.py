@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from events.contracts import UserLoggedInV1, UserRegisteredV1, UserVerificationRequestedV1
+from events.contracts import (
+    UserLoggedInV1,
+    UserPasswordResetRequestedV1,
+    UserRegisteredV1,
+    UserSignupAttemptedV1,
+    UserVerificationRequestedV1,
+)
+from notify import cli
 from notify.adapters.dsn_listener import listener
 from notify.adapters.smtp_listener import SmtpListener
-from notify.api import router
+from notify.api import admin, router
 from notify.config import Settings
 from notify.container import Container, build
 from notify.handlers import bounces, failures, outbound, sending
@@ -13,16 +20,10 @@ from servicekit.service import Listener, Service, Subscribe
 
 
 def dsn_listener(container: Container) -> SmtpListener | None:
-    """The SMTP listener for delivery reports mailed to the bounce address (off without a port)."""
-    settings = container.settings
-    if settings.bounce.port is None:
+    """The SMTP listener for delivery reports mailed to return paths (off without a port)."""
+    if container.settings.bounce.port is None:
         return None
-    return listener(
-        settings.bounce.host,
-        settings.bounce.port,
-        settings.bounce_address,
-        container.bound(bounces.handle_delivery_report),
-    )
+    return listener(container.settings, container.bound(bounces.handle_delivery_report))
 
 
 def _email(handler: str, model: type, composer: outbound.Composer) -> Subscribe:
@@ -46,7 +47,11 @@ SERVICE: Service[Container] = Service(
         _email("welcome_email", UserRegisteredV1, outbound.welcome),
         _email("verification_email", UserVerificationRequestedV1, outbound.verification),
         _email("onboarding_email", UserLoggedInV1, outbound.onboarding),
+        _email("signup_attempt_email", UserSignupAttemptedV1, outbound.signup_attempt),
+        _email("password_reset_email", UserPasswordResetRequestedV1, outbound.password_reset),
     ],
+    admin_routers=[admin],
+    commands={"suppressions": cli.suppressions},
     listeners=[Listener("bounces", dsn_listener)],
     needs=("smtp",),
     # The DSN listener receives bounces from the relay: reachable from outside the container.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -23,6 +24,12 @@ class Container(ServiceContainer):
     mailer: Mailer
     verifier: JwksVerifier
     webhook_key: ec.EllipticCurvePublicKey | None
+    send_slots: asyncio.Semaphore = field(init=False)
+    """Sends in flight at once (NOTIFY_MAX_CONCURRENT_SENDS), shared by every queue."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.send_slots = asyncio.Semaphore(self.settings.max_concurrent_sends)
 
     def uow(self) -> NotifyUnitOfWork:
         return NotifyUnitOfWork(self.sessions)

@@ -38,6 +38,30 @@ def _address(field: str | None) -> str:
     return value.strip("<>")
 
 
+MAX_PARTS = 32
+MAX_RECIPIENT_BLOCKS = 50
+
+
+class TooComplex(ValueError):
+    """More MIME parts or recipient blocks than any real report has: a parser bomb."""
+
+
+def check_structure(raw: bytes) -> None:
+    """Refuse, before parsing, what only a crafted message has: the stdlib's parser is
+    superlinear on deeply nested or very many parts (seconds per hundred KiB)."""
+    lowered = raw.lower()
+    if lowered.count(b"content-type:") > MAX_PARTS:
+        raise TooComplex(f"more than {MAX_PARTS} MIME parts")
+    if lowered.count(b"final-recipient:") > MAX_RECIPIENT_BLOCKS:
+        raise TooComplex(f"more than {MAX_RECIPIENT_BLOCKS} recipients")
+
+
+def parse_bounded(raw: bytes) -> DeliveryReport | None:
+    """`parse` behind `check_structure`: what the listener runs, in a worker thread."""
+    check_structure(raw)
+    return parse(raw)
+
+
 def parse(raw: bytes) -> DeliveryReport | None:
     """The report in a received message, or None if it is not a DSN."""
     message = message_from_bytes(raw, policy=policy.default)

@@ -31,3 +31,16 @@ class InvalidJson(DomainError):
 class InvalidEvents(DomainError):
     status, slug, title = 422, "invalid-events", "Unprocessable content"
     detail = "The body must be a JSON array of event objects."
+
+
+class NotSuppressed(DomainError):
+    status, slug, title = 404, "not-suppressed", "Not found"
+    detail = "This address is not on the suppression list."
+
+
+class OperatorUnauthenticated(DomainError):
+    status, slug, title = 401, "operator-unauthenticated", "Unauthorized"
+    detail = "Send the operators' token: Authorization: Bearer <NOTIFY_ADMIN_TOKEN>."
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="notify-admin"'}

@@ -50,6 +50,9 @@ class Email(EmailBase, table=True):
     provider_message_id: str | None = Field(default=None, max_length=255, index=True)
     last_error: str | None = Field(default=None, max_length=1000)
     lease_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    """Held while one send is in flight (NOTIFY_SMTP__TIMEOUT_S, twice over)."""
+    not_before: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    """The provider asked us not to try again sooner (Retry-After)."""
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
@@ -70,6 +73,36 @@ class Suppression(SQLModel, table=True):
     reason: str = Field(max_length=16)  # bounce | spamreport | dsn
     detail: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(sa_column=_ts())
+
+
+class SuppressionPublic(SQLModel):
+    address: str
+    reason: str
+    detail: str | None
+    created_at: datetime
+
+
+class LiftRequest(SQLModel):
+    """Why an operator lifts a suppression: kept in the audit with who did it."""
+
+    operator: str = Field(min_length=1, max_length=100, regex=r"^[^\x00-\x1f\x7f]+$")
+    reason: str = Field(min_length=3, max_length=500, regex=r"^[^\x00-\x08\x0b-\x1f\x7f]+$")
+
+
+class SuppressionAudit(SQLModel, table=True):
+    """Every change to the suppression list made by a person, kept for good."""
+
+    __tablename__ = "suppression_audit"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    address_key: str = Field(max_length=320, index=True)
+    action: str = Field(max_length=16)  # lifted
+    operator: str = Field(max_length=100)
+    reason: str = Field(max_length=500)
+    previous_reason: str | None = Field(default=None, max_length=16)
+    previous_detail: str | None = Field(default=None, max_length=1000)
+    suppressed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    at: datetime = Field(sa_column=_ts())
 
 
 class ProviderEvent(SQLModel, table=True):

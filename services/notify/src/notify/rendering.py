@@ -20,6 +20,8 @@ SUBJECTS = {
     "welcome": "Welcome to Portfolio, {display_name}",
     "verification": "Confirm your email address",
     "onboarding": "Your first portfolio, in three steps",
+    "signup_attempt": "Someone tried to sign up with your address",
+    "password_reset": "Reset your Portfolio password",
 }
 # Transactional mail (the verification link) must arrive even for someone who unsubscribed from
 # the rest; only the others carry List-Unsubscribe.
@@ -79,8 +81,11 @@ def compose(
     cause_event_id: uuid.UUID,
     settings: Settings,
     context: dict[str, Any],
+    return_path: str | None = None,
 ) -> OutgoingEmail:
-    """The email as every transport gets it; raises InvalidRecipient for an unmailable `to`."""
+    """The email as every transport gets it; raises InvalidRecipient for an unmailable `to`.
+
+    `return_path` is the envelope sender (the email's signed VERP address, see verp.py)."""
     try:
         # The same check as auth's, so an address auth accepted is never refused here.
         validate_email(to, check_deliverability=False)
@@ -99,7 +104,7 @@ def compose(
     return OutgoingEmail(
         to=to,
         from_address=settings.from_address,
-        envelope_from=settings.bounce_address,
+        envelope_from=return_path or settings.bounce_address,
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
@@ -110,3 +115,7 @@ def compose(
 
 def verify_url(settings: Settings, token: str) -> str:
     return f"{settings.verify_url_base}?token={quote(token, safe='')}"
+
+
+def reset_url(settings: Settings, token: str) -> str:
+    return f"{settings.reset_url_base}?token={quote(token, safe='')}"

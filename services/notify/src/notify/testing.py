@@ -23,6 +23,13 @@ from events.settings import BusSettings
 from events.testing import LoopbackHttpServer
 from notify.config import Settings, SmtpSettings
 
+ADMIN_TOKEN = "test-operators-token"  # noqa: S105 - a test fixture, not a secret
+
+
+def operator(token: str = ADMIN_TOKEN) -> dict[str, str]:
+    """The header an operator sends to the ops port's admin routes."""
+    return {"Authorization": f"Bearer {token}"}
+
 
 def smtp_settings(server: SmtpServer) -> SmtpSettings:
     """How notify reaches a test SMTP server: its security, its CA and its login."""
@@ -128,6 +135,9 @@ def local_env(run: LocalRun) -> dict[str, str]:
         "VERIFY_URL_BASE": "http://app.portfolio.test/verify",
         "WEBHOOK_PUBLIC_KEY": base64.b64encode(der).decode(),
         "UNSUBSCRIBE_SECRET": secrets.token_urlsafe(24),
+        "BOUNCE_SECRET": secrets.token_urlsafe(24),
+        "ADMIN_TOKEN": ADMIN_TOKEN if not run.dev else "dev-only-admin-token",
+        "RESET_URL_BASE": "http://app.portfolio.test/reset-password",
         "BOUNCE__HOST": "127.0.0.1",
         "BOUNCE__PORT": str(run.free_port(2525)),
     }
@@ -138,6 +148,9 @@ def settings_for(database_url: str, bus: BusSettings | None = None, **overrides:
         "environment": "test",
         "database_url": SecretStr(database_url),
         "unsubscribe_secret": SecretStr("test-unsubscribe-secret"),
+        "bounce_secret": SecretStr("test-bounce-secret"),
+        "admin_token": SecretStr(ADMIN_TOKEN),
+        "reset_url_base": "http://app.portfolio.test/reset-password",
         "from_address": "Portfolio <hello@portfolio.test>",
         "bounce_address": "bounces@portfolio.test",
         "verify_url_base": "http://app.portfolio.test/verify",
@@ -175,10 +188,12 @@ def give_up(container: Any, handler: str) -> DeadLetterHook:
 
 
 __all__ = [
+    "ADMIN_TOKEN",
     "FakeSendgrid",
     "Received",
     "SmtpServer",
     "give_up",
+    "operator",
     "sender",
     "settings_for",
     "smtp_settings",

@@ -6,13 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Self
 
-from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from events import UnitOfWork
-from notify.models import Email, ProviderEvent, Suppression
+from notify.models import Email, ProviderEvent, Suppression, SuppressionAudit
 
 
 class Emails:
@@ -37,14 +36,9 @@ class Emails:
         query = select(Email).where(Email.message_id == message_id).with_for_update()
         return (await self.db.exec(query)).first()
 
-    async def ever_sent_to(self, address_key: str) -> bool:
-        """Whether we tried at least once to hand mail for this address to a transport."""
-        query = (
-            select(col(Email.id))
-            .where(func.lower(col(Email.recipient)) == address_key, col(Email.attempts) > 0)
-            .limit(1)
-        )
-        return (await self.db.exec(query)).first() is not None
+    async def get(self, email_id: uuid.UUID) -> Email | None:
+        query = select(Email).where(Email.id == email_id).with_for_update()
+        return (await self.db.exec(query)).first()
 
     async def of_user(self, user_id: uuid.UUID, limit: int = 50) -> list[Email]:
         query = (
@@ -60,8 +54,16 @@ class Suppressions:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
 
-    async def get(self, address_key: str) -> Suppression | None:
-        return await self.db.get(Suppression, address_key)
+    async def get(self, address_key: str, *, lock: bool = False) -> Suppression | None:
+        query = select(Suppression).where(Suppression.address_key == address_key)
+        if lock:
+            query = query.with_for_update()
+        return (await self.db.exec(query)).first()
+
+    async def lift(self, suppression: Suppression, audit: SuppressionAudit) -> None:
+        """Remove a suppression and keep who lifted it, and why, in the audit."""
+        await self.db.delete(suppression)
+        self.db.add(audit)
 
     async def add(self, address_key: str, reason: str, detail: str | None, at: datetime) -> bool:
         """Suppress an address; False if it already was (the first reason is kept)."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -43,3 +43,14 @@ class Settings(ServiceSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     page_size: int = Field(default=20, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _meilisearch_key_outside_dev(self) -> Self:
+        index = self.index
+        meilisearch = self.environment != "dev" and index.backend == "meilisearch"
+        if meilisearch and (not index.meilisearch_url or index.meilisearch_api_key is None):
+            raise ValueError(
+                "SEARCH_INDEX__MEILISEARCH_URL and SEARCH_INDEX__MEILISEARCH_API_KEY are "
+                "required for the meilisearch backend outside dev"
+            )
+        return self

@@ -2,12 +2,19 @@
 
 from events.contracts.auth import (
     UserLoggedInV1,
+    UserPasswordResetRequestedV1,
     UserRegisteredV1,
+    UserSignupAttemptedV1,
     UserVerificationRequestedV1,
     UserVerifiedV1,
 )
 from events.contracts.media import MediaFailedV1, MediaProcessedV1, MediaUploadedV1, MediaVariant
-from events.contracts.notify import EmailBouncedV1, EmailFailedV1, EmailSentV1
+from events.contracts.notify import (
+    EmailBouncedV1,
+    EmailFailedV1,
+    EmailSentV1,
+    EmailSuppressionLiftedV1,
+)
 from events.contracts.portfolio import (
     Collaborator,
     PortfolioCreatedV1,
@@ -27,6 +34,7 @@ __all__ = [
     "EmailBouncedV1",
     "EmailFailedV1",
     "EmailSentV1",
+    "EmailSuppressionLiftedV1",
     "MediaFailedV1",
     "MediaProcessedV1",
     "MediaUploadedV1",
@@ -41,7 +49,9 @@ __all__ = [
     "PortfolioUpdatedV1",
     "SearchIndexedV1",
     "UserLoggedInV1",
+    "UserPasswordResetRequestedV1",
     "UserRegisteredV1",
+    "UserSignupAttemptedV1",
     "UserVerificationRequestedV1",
     "UserVerifiedV1",
     "Visibility",

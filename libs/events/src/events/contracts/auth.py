@@ -62,3 +62,36 @@ class UserLoggedInV1(EventData):
     display_name: str
     first_login: bool
     logged_in_at: AwareDatetime
+
+
+class UserSignupAttemptedV1(EventData):
+    """Someone tried to register an address that already has an account.
+
+    Registration answers the same for new and known addresses (no account oracle); the owner
+    hears about the attempt instead, by this email. Nothing in the account changed.
+    """
+
+    event_type: ClassVar[str] = "user.signup_attempted.v1"
+    producer: ClassVar[str] = "auth"
+
+    user_id: uuid.UUID
+    email: str = Field(description="The account's address (as the owner registered it).")
+    display_name: str = Field(description="The account's name, not the one the attempt gave.")
+    attempted_at: AwareDatetime
+
+
+class UserPasswordResetRequestedV1(EventData):
+    """A password reset link is due: the owner of the address asked for one.
+
+    Like the verification token, the reset token travels only to notify, which mails it; auth
+    keeps its hash alone, it works once and expires within the hour.
+    """
+
+    event_type: ClassVar[str] = "user.password_reset_requested.v1"
+    producer: ClassVar[str] = "auth"
+
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+    token: str = Field(min_length=16, description="The raw reset token (single use).")
+    expires_at: AwareDatetime

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from events.envelope import EventData
 
@@ -53,3 +53,14 @@ class EmailBouncedV1(EventData):
     reason: str
     bounced_at: AwareDatetime
     provider_event_id: str | None = None
+
+
+class EmailSuppressionLiftedV1(EventData):
+    """An operator lifted an address's suppression (audited): mail to it is sent again."""
+
+    event_type: ClassVar[str] = "email.suppression_lifted.v1"
+    producer: ClassVar[str] = "notify"
+
+    recipient: str = Field(description="The address, lower-cased as the suppression list keys it.")
+    previous_reason: str
+    lifted_at: AwareDatetime

@@ -13,6 +13,7 @@ from auth.models import (
     EMAIL_BOUNCED,
     EMAIL_FAILED,
     EMAIL_SENT,
+    EMAIL_UNKNOWN,
 )
 from auth.unit_of_work import AuthUnitOfWork
 from events import Delivery, get_logger
@@ -20,6 +21,7 @@ from events.contracts import (
     EmailBouncedV1,
     EmailFailedV1,
     EmailSentV1,
+    EmailSuppressionLiftedV1,
 )
 
 log = get_logger("auth.email_status")
@@ -47,13 +49,27 @@ async def _set_email_status(
         return  # an older outcome arriving late does not overwrite a newer one
     if status == EMAIL_SENT and user.email_status == EMAIL_BOUNCED:
         return  # a later bounce is the truth about an address; a send does not undo it
+    if status == EMAIL_UNKNOWN and user.email_status not in (EMAIL_BOUNCED, EMAIL_FAILED):
+        return  # lifting a suppression clears a bounce, never a better-known state
     user.email_status = status
     user.email_status_at = at
     user.email_status_detail = (detail or "")[:500] or None
 
 
-def _outcome(data: EmailSentV1 | EmailFailedV1 | EmailBouncedV1) -> dict[str, Any]:
+Outcome = EmailSentV1 | EmailFailedV1 | EmailBouncedV1 | EmailSuppressionLiftedV1
+
+
+def _outcome(data: Outcome) -> dict[str, Any]:
     """What each of notify's outcomes says about the address."""
+    if isinstance(data, EmailSuppressionLiftedV1):
+        # An operator lifted the suppression: the address is deliverable as far as we know.
+        return {
+            "user_id": None,
+            "email": data.recipient,
+            "status": EMAIL_UNKNOWN,
+            "at": data.lifted_at,
+            "detail": f"suppression lifted (was {data.previous_reason})",
+        }
     if isinstance(data, EmailSentV1):
         return {
             "user_id": data.user_id,
@@ -81,9 +97,7 @@ def _outcome(data: EmailSentV1 | EmailFailedV1 | EmailBouncedV1) -> dict[str, An
     }
 
 
-async def record_email_outcome(
-    delivery: Delivery[EmailSentV1 | EmailFailedV1 | EmailBouncedV1], *, uow: UowFactory
-) -> None:
+async def record_email_outcome(delivery: Delivery[Outcome], *, uow: UowFactory) -> None:
     async with uow() as tx:
         if not await tx.claim(delivery):
             return

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from auth import errors, throttle
 from auth.config import Settings
 from auth.emails import normalise
-from auth.handlers.common import UowFactory
+from auth.handlers.common import Client, UowFactory
 from auth.handlers.sessions import new_refresh_token, token_pair
 from auth.keys import KeyRing
 from auth.models import (
@@ -25,6 +24,7 @@ from auth.models import (
     TokenPair,
     User,
 )
+from auth.networks import network_of
 from auth.opaque_tokens import new_token
 from auth.passwords import PasswordHasher
 from events import get_logger
@@ -32,14 +32,6 @@ from events.contracts import UserLoggedInV1
 from servicekit.clock import Clock
 
 log = get_logger("auth.login")
-
-
-@dataclass(frozen=True)
-class Client:
-    """Who is asking: the throttle's second key, and what the audit keeps."""
-
-    address: str
-    user_agent: str | None = None
 
 
 def _login_key(email: str) -> str:
@@ -55,31 +47,48 @@ async def _begin_attempt(
     uow: UowFactory, email_key: str, client: Client, now: datetime, settings: Settings
 ) -> tuple[LoginAttempt, User | None]:
     """Decide whether this attempt may run and hold its place in the window (see throttle.py)."""
-    limits = (
-        (throttle.Limit(settings.login_max_failures_per_account, settings.login_window), True),
-        (throttle.Limit(settings.login_max_failures_per_address, settings.login_window), False),
-    )
+    network = network_of(client.address)
+    window = settings.login_window
     async with uow() as tx:
-        await tx.attempts.lock(email_key, client.address)
-        for limit, per_account in limits:
-            recent = await tx.attempts.recent(
-                now - limit.window,
-                # Only the account's count restarts after a success: one known account must not
-                # reset the counter of an address that is guessing at others.
-                (*throttle.FAILURES, SUCCESS) if per_account else throttle.FAILURES,
-                limit.max_failures,
-                email_key=email_key if per_account else None,
-                address=None if per_account else client.address,
-            )
-            wait = throttle.wait_time(recent, limit, now)
+        await tx.attempts.lock(email_key, network)
+        # Only an account's counts restart after a success: one known account must not reset
+        # the count of a network that is guessing at others.
+        with_success = (*throttle.FAILURES, SUCCESS)
+        here = await tx.attempts.recent(
+            now - window,
+            with_success,
+            settings.login_max_failures_per_account,
+            email_key=email_key,
+            network=network,
+        )
+        from_network = await tx.attempts.recent(
+            now - window,
+            throttle.FAILURES,
+            settings.login_max_failures_per_address,
+            network=network,
+        )
+        anywhere = await tx.attempts.recent(
+            now - window, with_success, settings.login_account_slow_after, email_key=email_key
+        )
+        waits = {
+            "account and network": throttle.wait_time(
+                here, throttle.Limit(settings.login_max_failures_per_account, window), now
+            ),
+            "network": throttle.wait_time(
+                from_network, throttle.Limit(settings.login_max_failures_per_address, window), now
+            ),
+            "account (spaced)": throttle.spacing_wait(
+                anywhere,
+                throttle.Limit(settings.login_account_slow_after, window),
+                settings.login_account_delay,
+                now,
+            ),
+        }
+        for per, wait in waits.items():
             if wait is not None:
                 await tx.attempts.add(_attempt(email_key, client, THROTTLED, now))
                 await tx.commit()
-                log.warning(
-                    "login throttled",
-                    per="account" if per_account else "address",
-                    retry_after_s=int(wait.total_seconds()),
-                )
+                log.warning("login throttled", per=per, retry_after_s=int(wait.total_seconds()))
                 raise errors.Throttled(wait)
         user = await tx.users.by_email_key(email_key)
         attempt = await tx.attempts.add(
@@ -99,7 +108,8 @@ def _attempt(
     return LoginAttempt(
         user_id=user_id,
         email_key=email_key,
-        client_address=client.address,
+        client_address=client.address[:64],
+        client_network=network_of(client.address),
         user_agent=(client.user_agent or "")[:300] or None,
         outcome=outcome,
         at=now,

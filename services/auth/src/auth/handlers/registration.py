@@ -10,10 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from auth import errors
 from auth.config import Settings
 from auth.emails import normalise
-from auth.handlers.common import UowFactory
+from auth.handlers.common import Client, UowFactory, admit
 from auth.models import (
     ACTIVE,
     PENDING,
+    REGISTER,
     User,
     UserCreate,
     VerificationToken,
@@ -24,6 +25,7 @@ from auth.unit_of_work import AuthUnitOfWork
 from events import get_logger
 from events.contracts import (
     UserRegisteredV1,
+    UserSignupAttemptedV1,
     UserVerificationRequestedV1,
     UserVerifiedV1,
 )
@@ -34,25 +36,32 @@ log = get_logger("auth.registration")
 
 async def register_user(
     request: UserCreate,
+    client: Client,
     *,
     uow: UowFactory,
     hasher: PasswordHasher,
     policy: PasswordPolicy,
     clock: Clock,
     settings: Settings,
-) -> User:
-    """Create a pending account and ask for its email to be verified, in one transaction."""
+) -> None:
+    """Create a pending account and ask for its email to be verified, in one transaction.
+
+    The caller learns nothing about whether the address had an account: a known address costs
+    the same hash and gets the same answer, and its owner is told of the attempt by email
+    instead (`user.signup_attempted.v1`); nothing in that account changes.
+    """
     email, email_key = normalise(request.email)
     display_name = _display_name(request.display_name)
     policy.check(request.password, email=email, display_name=display_name)
-    async with uow() as tx:
-        # A cheap check first, so a duplicate does not cost an argon2 hash; the unique index
-        # below is what makes concurrent duplicates safe.
-        if await tx.users.by_email_key(email_key) is not None:
-            raise errors.EmailTaken()
-    password_hash = await hasher.hash(request.password)
     now = clock.now()
+    await admit(uow, REGISTER, client, email_key, now, settings)
+    password_hash = await hasher.hash(request.password)  # for a known address too: equal time
     async with uow() as tx:
+        existing = await tx.users.by_email_key(email_key)
+        if existing is not None:
+            await _tell_the_owner(tx, existing, now)
+            await tx.commit()
+            return
         user = User(
             email=email,
             email_key=email_key,
@@ -64,8 +73,11 @@ async def register_user(
         tx.db.add(user)
         try:
             await tx.db.flush()
-        except IntegrityError as exc:
-            raise errors.EmailTaken() from exc
+        except IntegrityError:
+            # Registered concurrently: that registration stands, and this one is its twin
+            # (the per-target limit already counted both).
+            log.info("registration raced another for the same address")
+            return
         token = _new_verification_token(tx, user, now, settings.verification_ttl)
         await tx.publish(
             UserRegisteredV1(
@@ -79,7 +91,16 @@ async def register_user(
         )
         await tx.commit()
     log.info("user registered", user_id=str(user.id))
-    return user
+
+
+async def _tell_the_owner(tx: AuthUnitOfWork, user: User, now: datetime) -> None:
+    await tx.publish(
+        UserSignupAttemptedV1(
+            user_id=user.id, email=user.email, display_name=user.display_name, attempted_at=now
+        ),
+        subject=str(user.id),
+    )
+    log.info("registration of a known address; the owner is told", user_id=str(user.id))
 
 
 def _display_name(raw: str) -> str:

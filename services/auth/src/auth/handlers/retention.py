@@ -11,7 +11,8 @@ log = get_logger("auth.retention")
 
 
 async def prune_expired(*, uow: UowFactory, clock: Clock, settings: Settings) -> dict[str, int]:
-    """Delete audit rows past their retention and tokens and sessions long ended.
+    """Delete audit rows past their retention, tokens and sessions long ended, and accounts
+    never verified (their address may be registered again).
 
     Idempotent, so replicas may run it side by side; returns the rows deleted per kind.
     """
@@ -28,6 +29,13 @@ async def prune_expired(*, uow: UowFactory, clock: Clock, settings: Settings) ->
                 + await tx.retention.refresh_tokens_expired_before(ended)
             ),
             "sessions": await tx.retention.sessions_ended_before(ended),
+            "request_events": await tx.retention.request_events_before(
+                now - settings.audit_retention
+            ),
+            "password_reset_tokens": await tx.retention.reset_tokens_expired_before(ended),
+            "unverified_accounts": await tx.retention.unverified_accounts_created_before(
+                now - settings.unverified_account_ttl
+            ),
         }
         await tx.commit()
     if any(deleted.values()):

@@ -117,6 +117,21 @@ async def logout(
             await tx.commit()
 
 
+async def logout_everywhere(
+    user_id: uuid.UUID, session_id: uuid.UUID, *, uow: UowFactory, clock: Clock
+) -> int:
+    """End every session of the caller's account (a lost device, a shared computer)."""
+    now = clock.now()
+    async with uow() as tx:
+        session = await tx.sessions.get(session_id)
+        if session is None or session.revoked_at is not None or session.user_id != user_id:
+            raise errors.SessionRevoked()
+        ended = await tx.sessions.revoke_all(user_id, now, "logout_everywhere")
+        await tx.commit()
+    log.info("logged out everywhere", user_id=str(user_id), sessions_ended=ended)
+    return ended
+
+
 async def current_user(
     user_id: uuid.UUID, session_id: uuid.UUID, *, uow: UowFactory, clock: Clock
 ) -> User:

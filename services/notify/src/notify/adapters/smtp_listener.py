@@ -24,6 +24,7 @@ class SmtpListener:
         hostname: str = "notify.local",
         *,
         implicit_tls: ssl.SSLContext | None = None,
+        data_size_limit: int = 10 * 1024 * 1024,
         **options: Any,
     ) -> None:
         self._handler = handler
@@ -31,6 +32,7 @@ class SmtpListener:
         self.port = port
         self._hostname = hostname
         self._implicit_tls = implicit_tls
+        self._data_size_limit = data_size_limit
         self._options = options
         self._server: asyncio.Server | None = None
 
@@ -42,7 +44,7 @@ class SmtpListener:
                 hostname=self._hostname,
                 ident="notify",
                 decode_data=False,
-                data_size_limit=10 * 1024 * 1024,
+                data_size_limit=self._data_size_limit,
                 **self._options,
             ),
             host=self.host,

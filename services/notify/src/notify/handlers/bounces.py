@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,13 +124,16 @@ def _timestamp(value: Any, clock: Clock) -> datetime:
         return clock.now()
 
 
-async def handle_delivery_report(report: DeliveryReport, *, uow: UowFactory, clock: Clock) -> int:
-    """An SMTP DSN: each recipient whose delivery failed for good is suppressed.
+async def handle_delivery_report(
+    report: DeliveryReport, email_id: uuid.UUID, *, uow: UowFactory, clock: Clock
+) -> int:
+    """An SMTP DSN that came back to the signed return path of email `email_id` (verp.py): the
+    recipient is suppressed when the report says that email failed for good.
 
-    Anyone can mail the bounce address, so a report counts only when it is about mail we sent:
-    its original Message-ID (unguessable: it holds the event id) names one of our emails, or,
-    when the reporting server left the original out, we did mail that recipient. Otherwise a
-    forged report could suppress any address.
+    A report counts only for the email its return path names, and only for that email's own
+    recipient, once it was handed to a transport; a report that names another original
+    Message-ID is not about this email. So a report cannot be forged for an address without
+    the return path of a message we sent to it.
     """
     failed = [r for r in report.recipients if r.permanent_failure]
     if not failed:
@@ -138,31 +142,28 @@ async def handle_delivery_report(report: DeliveryReport, *, uow: UowFactory, clo
     async with uow() as tx:
         if not await tx.provider_events.first_time("dsn", report.report_id, now):
             return 0
-        email: Email | None = None
-        if report.original_message_id:
-            email = await tx.emails.by_message_id(report.original_message_id)
-            if email is None:
-                log.warning("delivery report about mail we did not send; ignored")
-                await tx.commit()
-                return 0
-        suppressed = 0
-        for recipient in failed:
-            key = address_key(recipient.address)
-            if email is not None and address_key(email.recipient) != key:
-                continue  # the report names someone the original was not sent to
-            if email is None and not await tx.emails.ever_sent_to(key):
-                continue
+        email = await tx.emails.get(email_id)
+        if email is None or email.attempts == 0:
+            log.warning("delivery report for an email we never sent; ignored")
+            await tx.commit()
+            return 0
+        if report.original_message_id not in (None, email.message_id):
+            log.warning("delivery report about another message than its return path; ignored")
+            await tx.commit()
+            return 0
+        key = address_key(email.recipient)
+        mine = [r for r in failed if address_key(r.address) == key]
+        for recipient in mine[:1]:
             await _bounce(
                 tx,
-                recipient=recipient.address,
+                recipient=email.recipient,
                 kind="dsn",
                 reason=f"{recipient.status} {recipient.diagnostic}".strip(),
                 at=now,
                 provider_event_id=report.report_id,
                 email=email,
             )
-            suppressed += 1
         await tx.commit()
-    if suppressed < len(failed):
-        log.warning("delivery report names recipients we did not mail; they were ignored")
-    return suppressed
+    if len(mine) < len(failed):
+        log.warning("delivery report names recipients the email was not sent to; ignored")
+    return len(mine[:1])

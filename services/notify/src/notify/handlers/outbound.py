@@ -10,11 +10,13 @@ from typing import Any
 from events import get_logger
 from events.contracts import (
     UserLoggedInV1,
+    UserPasswordResetRequestedV1,
     UserRegisteredV1,
+    UserSignupAttemptedV1,
     UserVerificationRequestedV1,
 )
 from notify.config import Settings
-from notify.rendering import verify_url
+from notify.rendering import reset_url, verify_url
 
 log = get_logger("notify.outbound")
 
@@ -50,6 +52,23 @@ def onboarding(data: UserLoggedInV1, settings: Settings) -> Outbound | None:
     if not data.first_login:
         return None  # only the first login gets the getting-started email
     return Outbound("onboarding", data.email, data.user_id, {"display_name": data.display_name})
+
+
+def signup_attempt(data: UserSignupAttemptedV1, settings: Settings) -> Outbound | None:
+    return Outbound("signup_attempt", data.email, data.user_id, {"display_name": data.display_name})
+
+
+def password_reset(data: UserPasswordResetRequestedV1, settings: Settings) -> Outbound | None:
+    return Outbound(
+        "password_reset",
+        data.email,
+        data.user_id,
+        {
+            "display_name": data.display_name,
+            "reset_url": reset_url(settings, data.token),
+            "expires_at": data.expires_at.strftime("%d %B %Y, %H:%M UTC"),
+        },
+    )
 
 
 Composer = Callable[[Any, Settings], Outbound | None]

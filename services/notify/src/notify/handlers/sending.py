@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +15,7 @@ from events import Delivery, get_logger
 from events.contracts import (
     EmailSentV1,
 )
+from notify import verp
 from notify.config import Settings
 from notify.handlers.common import (
     EmailInProgress,
@@ -38,6 +41,21 @@ MAX_PROVIDER_BACKOFF = timedelta(hours=1)
 """A Retry-After beyond this is not trusted: the retry tiers take over after it."""
 
 
+LEASE_POLL_S = 0.5
+"""How often a delivery waiting on a live lease looks again: the holder usually finishes (and
+records the email final) long before its lease would end."""
+
+
+@dataclass(frozen=True)
+class _State:
+    """What the email row says a delivery may do now."""
+
+    done: bool = False  # final, suppressed, or refused: recorded, nothing to send
+    wait_s: float = 0.0  # a live lease: wait for what is left of it
+    attempt: int = 0  # the lease is ours: this is the attempt number
+    email_id: uuid.UUID | None = None
+
+
 async def send_email(
     delivery: Delivery[Any],
     *,
@@ -46,13 +64,17 @@ async def send_email(
     mailer: Mailer,
     settings: Settings,
     clock: Clock,
+    send_slots: asyncio.Semaphore,
 ) -> None:
     """Send the email `delivery` asks for, once.
 
-    Two short transactions around the send: take the email's lease (so a concurrent duplicate
-    backs off), then record the outcome with the inbox row and the outcome's event. A crash
-    between the send and the record leaves the email `sending` with a lease that expires: the
-    redelivery sends it again, with the same Message-ID (the at-least-once window).
+    A lease covers one send: it is taken right before the send, inside one of the
+    `max_concurrent_sends` slots, and lasts the send's deadline twice over. A delivery that
+    meets a live lease (a copy redelivered after a broker cut, or after a crash) waits for what
+    is left of it, here, rather than for the next step of the retry ladder; it finds the email
+    final when the holder recorded it, or takes the lease when the holder died. The outcome is
+    recorded right after the server accepts the mail, so a crash sends twice at most the
+    emails whose sends were in flight: `max_concurrent_sends`.
     """
     outbound = composer(delivery.data, settings)
     if outbound is None:
@@ -60,10 +82,83 @@ async def send_email(
             if await tx.claim(delivery):
                 await tx.commit()
         return
-    attempt = await _take_lease(delivery, outbound, uow=uow, settings=settings, clock=clock)
-    if attempt is None:
-        return
+    give_up_at = time.monotonic() + 2 * settings.send_lease.total_seconds() + LEASE_POLL_S
+    while True:
+        state = await _lease(delivery, outbound, uow=uow, settings=settings, clock=clock)
+        if state.done:
+            return
+        if state.wait_s > 0:
+            if time.monotonic() > give_up_at:  # a lease taken again and again: the ladder
+                raise EmailInProgress("the email's lease is taken by other deliveries")
+            await asyncio.sleep(min(state.wait_s, LEASE_POLL_S))
+            continue
+        await send_slots.acquire()
+        # From here the send runs to its end even if this delivery is cancelled (a broker cut
+        # cancels the handlers of the channel it closes): a send that was begun is recorded,
+        # so its redelivery finds the email sent instead of waiting out the lease, and sends
+        # nothing twice. The slot is held until the send ends.
+        work = asyncio.ensure_future(
+            _leased_send(
+                delivery,
+                outbound,
+                uow=uow,
+                mailer=mailer,
+                settings=settings,
+                clock=clock,
+                send_slots=send_slots,
+            )
+        )
+        work.add_done_callback(_retrieved)
+        if await asyncio.shield(work):
+            return
+
+
+def _retrieved(work: asyncio.Future[bool]) -> None:
+    """A send whose delivery was cancelled still fails or succeeds: its error was recorded
+    (the lease released), and is not reported again as never retrieved."""
+    if not work.cancelled():
+        work.exception()
+
+
+async def _leased_send(
+    delivery: Delivery[Any],
+    outbound: Outbound,
+    *,
+    uow: UowFactory,
+    mailer: Mailer,
+    settings: Settings,
+    clock: Clock,
+    send_slots: asyncio.Semaphore,
+) -> bool:
+    """Inside a slot: take the lease, send, record. False when another delivery took the lease
+    while this one waited for its slot (look again)."""
+    try:
+        state = await _lease(delivery, outbound, uow=uow, settings=settings, clock=clock, take=True)
+        if state.done:
+            return True
+        if state.email_id is None:
+            return False
+        await _send(
+            delivery, outbound, state, uow=uow, mailer=mailer, settings=settings, clock=clock
+        )
+        return True
+    finally:
+        send_slots.release()
+
+
+async def _send(
+    delivery: Delivery[Any],
+    outbound: Outbound,
+    state: _State,
+    *,
+    uow: UowFactory,
+    mailer: Mailer,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    assert state.email_id is not None
     cause, template = delivery.event.id, outbound.template
+    key = settings.bounce_secret.get_secret_value().encode()
     try:
         message = compose(
             template,
@@ -71,14 +166,17 @@ async def send_email(
             cause_event_id=cause,
             settings=settings,
             context=outbound.context,
+            return_path=verp.return_path(settings.bounce_address, state.email_id, key),
         )
-        # Cut the send off well inside the lease, so a redelivery that finds the lease expired
-        # can never overlap a send still in progress.
-        async with asyncio.timeout(settings.send_lease.total_seconds() / 2):
+        # The whole send is cut off at its deadline, well inside the lease, so a delivery that
+        # finds the lease ended can never overlap a send still in progress.
+        async with asyncio.timeout(settings.send_timeout.total_seconds()):
             result = await mailer.send(message)
     except TimeoutError as exc:
         await _release(cause, template, "send timed out", None, uow=uow, clock=clock)
-        raise TransientSendError("the send did not finish within half the lease") from exc
+        raise TransientSendError(
+            f"the send did not finish within {settings.send_timeout.total_seconds():g}s"
+        ) from exc
     except PermanentSendError as exc:
         await record_failure(delivery, template, "permanent", str(exc), uow=uow, clock=clock)
         log.warning("email refused for good", template=template, error=str(exc)[:300])
@@ -87,29 +185,23 @@ async def send_email(
         await _release(cause, template, str(exc), exc.retry_after, uow=uow, clock=clock)
         raise
     await _record_sent(delivery, template, result, uow=uow, clock=clock)
-    log.info("email sent", template=template, attempt=attempt)
+    log.info("email sent", template=template, attempt=state.attempt)
 
 
-async def _take_lease(
+async def _lease(
     delivery: Delivery[Any],
     outbound: Outbound,
     *,
     uow: UowFactory,
     settings: Settings,
     clock: Clock,
-) -> int | None:
-    """Own the email for `send_lease` and return its attempt number; None when there is nothing
-    to send (already final, or the address is suppressed: that outcome is recorded here)."""
+    take: bool = False,
+) -> _State:
+    """Read (and with `take`, own) the email's lease. A final or suppressed email is settled
+    here (claimed, and a suppression recorded); the row is created on first sight."""
     event, now = delivery.event, clock.now()
     async with uow() as tx:
         email = await tx.emails.for_cause(event.id, outbound.template)
-        if email is not None and email.status in FINAL:
-            if await tx.claim(delivery):
-                await tx.commit()
-            return None
-        if email is not None and email.lease_until is not None and email.lease_until > now:
-            why = email.last_error or "being sent by another delivery"
-            raise EmailInProgress(f"email {email.id} leased until {email.lease_until}: {why}")
         if email is None:
             domain = settings.bounce_address.rsplit("@", 1)[-1]
             email = Email(
@@ -126,8 +218,18 @@ async def _take_lease(
                 # Flushed here, where a concurrent copy's row makes it fail (the unique key
                 # waits for that copy's commit), rather than by whichever query comes next.
                 await tx.db.flush()
-            except IntegrityError as exc:
-                raise EmailInProgress("email created concurrently by another delivery") from exc
+            except IntegrityError:
+                return _State(wait_s=LEASE_POLL_S / 10)  # look again: the row exists now
+        if email.status in FINAL:
+            if await tx.claim(delivery):
+                await tx.commit()
+            return _State(done=True)
+        if email.not_before is not None and email.not_before > now:
+            why = email.last_error or "the provider asked us to wait"
+            raise EmailInProgress(f"email {email.id} not before {email.not_before}: {why}")
+        if email.lease_until is not None and email.lease_until > now:
+            await tx.commit()  # the row created above, if it was
+            return _State(wait_s=(email.lease_until - now).total_seconds())
         suppression = await tx.suppressions.get(address_key(outbound.recipient))
         if suppression is not None:
             email.status = SUPPRESSED
@@ -137,13 +239,16 @@ async def _take_lease(
             await publish_failure(tx, email, "suppressed", f"address {suppression.reason}", now)
             await tx.commit()
             log.info("email suppressed", template=outbound.template, email_id=str(email.id))
-            return None
+            return _State(done=True)
+        if not take:
+            await tx.commit()
+            return _State()
         email.status = SENDING  # an `exhausted` email being replayed is in flight again
         email.attempts += 1
         email.lease_until = now + settings.send_lease
         email.updated_at = now
         await tx.commit()
-        return email.attempts
+        return _State(attempt=email.attempts, email_id=email.id)
 
 
 async def _record_sent(
@@ -158,6 +263,7 @@ async def _record_sent(
         email.sent_at = sent_at
         email.updated_at = sent_at
         email.lease_until = None
+        email.not_before = None
         email.last_error = None
         email.provider = result.provider
         email.provider_message_id = result.provider_message_id
@@ -187,14 +293,15 @@ async def _release(
     uow: UowFactory,
     clock: Clock,
 ) -> None:
-    """Give the lease back after a transient failure, or hold it for as long as the provider
-    asked (Retry-After): the retry that comes sooner backs off without calling the provider."""
+    """Give the lease back after a transient failure; when the provider asked us to wait
+    (Retry-After), a retry that comes sooner backs off without calling it."""
     now = clock.now()
     async with uow() as tx:
         email = await tx.emails.for_cause(cause_event_id, template)
         if email is None:
             return
         email.last_error = error[:1000]
-        email.lease_until = now + min(backoff, MAX_PROVIDER_BACKOFF) if backoff else None
+        email.lease_until = None
+        email.not_before = now + min(backoff, MAX_PROVIDER_BACKOFF) if backoff else None
         email.updated_at = now
         await tx.commit()

@@ -43,6 +43,7 @@ from meilisearch.models.task import TaskInfo
 
 from search import cursor
 from search.adapters import meilisearch_documents as wire
+from search.adapters.meilisearch_rebuild import MeilisearchRebuild
 from search.index import (
     IndexRejected,
     ProgressCallback,
@@ -218,7 +219,6 @@ class MeilisearchSearchIndex:
         return SearchPage([wire.to_hit(h) for h in page], next_cursor, total)
 
     async def begin_rebuild(self, progress: ProgressCallback | None = None) -> Rebuild:
-        from search.adapters.meilisearch_rebuild import MeilisearchRebuild
 
         return await MeilisearchRebuild.begin(self, progress)
 

@@ -13,14 +13,28 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 from search.adapters import meilisearch_documents as wire
 from search.index import ProgressCallback, SearchDocument
 
-if TYPE_CHECKING:
-    from search.adapters.meilisearch import MeilisearchSearchIndex
+T = TypeVar("T")
+
+
+class MeilisearchSearchIndex(Protocol):
+    """What a rebuild needs of the index (the index itself, typed without importing it)."""
+
+    uid: str
+
+    async def create_index(self, uid: str) -> None: ...
+    async def write_newer(self, uid: str, docs: list[dict[str, Any]]) -> int: ...
+    async def scan(
+        self, uid: str, filter_: str, fields: list[str] | None = None
+    ) -> list[dict[str, Any]]: ...
+    async def call(self, fn: Callable[[Any], T]) -> T: ...
+    async def wait(self, task: Any, *, allow: tuple[str, ...] = ()) -> dict[str, Any]: ...
+
 
 CLOCK_SLACK_MS = 60_000
 

@@ -10,23 +10,23 @@ word of 5+ letters is expanded into the indexed words one typo away (trigram can
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from search import cursor, highlight
+from search import cursor
 from search.adapters import postgres_sql as sql
 from search.adapters.postgres_errors import unavailable_from
+from search.adapters.postgres_rebuild import PostgresRebuild
 from search.adapters.postgres_schema import CONFIG, DOCUMENTS, WORDS
 from search.adapters.postgres_search import run_search
+from search.adapters.postgres_write import write
 from search.index import (
     IndexRejected,
     ProgressCallback,
@@ -63,44 +63,6 @@ def create_engine(url: str, settings: PostgresIndexSettings, *, pool_size: int =
             "command_timeout": settings.operation_timeout_s,
         },
     )
-
-
-def document_params(docs: Sequence[SearchDocument]) -> dict[str, list[Any]]:
-    """Column arrays for `postgres_sql.write_many`, one entry per document."""
-    strip = highlight.strip
-    return {
-        "ids": [d.portfolio_id for d in docs],
-        "versions": [d.version for d in docs],
-        "owner_ids": [d.owner_id for d in docs],
-        "owner_names": [strip(d.owner_name) for d in docs],
-        "titles": [strip(d.title) for d in docs],
-        "descriptions": [strip(d.description) for d in docs],
-        "items": [json.dumps([_item_json(i) for i in d.items]) for d in docs],
-        "item_titles": [json.dumps([strip(i.title) for i in d.items]) for d in docs],
-        "thumbnails": [d.thumbnail for d in docs],
-        "updated_ats": [d.updated_at for d in docs],
-        "b_texts": [" ".join([d.owner_name, *(i.title for i in d.items)]) for d in docs],
-        "c_texts": [" ".join([d.description, *(i.description for i in d.items)]) for d in docs],
-    }
-
-
-def _item_json(item: SearchItem) -> dict[str, Any]:
-    return {
-        "item_id": str(item.item_id),
-        "title": highlight.strip(item.title),
-        "description": highlight.strip(item.description),
-        "thumbnail": item.thumbnail,
-    }
-
-
-def newest_per_id(docs: Iterable[SearchDocument]) -> list[SearchDocument]:
-    """One document per id, the highest version (one statement cannot update a row twice)."""
-    newest: dict[UUID, SearchDocument] = {}
-    for doc in docs:
-        held = newest.get(doc.portfolio_id)
-        if held is None or held.version < doc.version:
-            newest[doc.portfolio_id] = doc
-    return list(newest.values())
 
 
 class PostgresSearchIndex:
@@ -203,7 +165,6 @@ class PostgresSearchIndex:
             return await run_search(conn, DOCUMENTS, query, position)
 
     async def begin_rebuild(self, progress: ProgressCallback | None = None) -> Rebuild:
-        from search.adapters.postgres_rebuild import PostgresRebuild
 
         return await PostgresRebuild.begin(self, progress)
 
@@ -218,12 +179,3 @@ class PostgresSearchIndex:
 
     async def close(self) -> None:
         return None
-
-
-async def write(conn: AsyncConnection, table: str, docs: Iterable[SearchDocument]) -> int:
-    """Write the documents that are newer than what `table` holds; returns how many were."""
-    batch = newest_per_id(docs)
-    if not batch:
-        return 0
-    result = await conn.execute(text(sql.write_many(table)), document_params(batch))
-    return len(result.all())

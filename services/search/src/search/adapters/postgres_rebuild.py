@@ -13,17 +13,33 @@ from __future__ import annotations
 import inspect
 import uuid
 from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from search.adapters.postgres import write
 from search.adapters.postgres_schema import DOCUMENTS, documents_table
+from search.adapters.postgres_write import write
 from search.index import ProgressCallback, SearchDocument
 
-if TYPE_CHECKING:
-    from search.adapters.postgres import PostgresSearchIndex
+
+class _Settings(Protocol):
+    @property
+    def rebuild_timeout_s(self) -> float: ...
+
+
+class PostgresSearchIndex(Protocol):
+    """What a rebuild needs of the index (the index itself, typed without importing it)."""
+
+    @property
+    def settings(self) -> _Settings: ...
+
+    def transaction(
+        self, timeout_s: float | None = None
+    ) -> AbstractAsyncContextManager[AsyncConnection]: ...
+
 
 _COLUMNS = (
     "portfolio_id, version, deleted, owner_id, owner_name, title, description, item_titles, "
