@@ -12,6 +12,7 @@ from pydantic_settings import SettingsConfigDict
 
 from media.imaging_pool import ImagingSettings
 from media.storage_settings import MIB, S3Settings
+from media.upload_stream import MULTIPART_OVERHEAD
 from servicekit.caller import TokenSettings
 from servicekit.settings import ServiceSettings
 
@@ -46,6 +47,15 @@ class Settings(ServiceSettings):
         default=timedelta(days=7), description="A removed item's objects are deleted after this."
     )
     purge_interval: timedelta = timedelta(minutes=15)
+
+    @model_validator(mode="after")
+    def _body_limit_admits_uploads(self) -> Self:
+        """The edge's body cap is the service-wide one; POST /media streams to disk under its own
+        cap, so the edge must let a whole upload and its multipart framing through."""
+        needed = self.max_upload_bytes + MULTIPART_OVERHEAD
+        if self.max_body_bytes < needed:
+            object.__setattr__(self, "max_body_bytes", needed)
+        return self
 
     @model_validator(mode="after")
     def _real_credentials_outside_dev(self) -> Self:

@@ -14,6 +14,9 @@ from python_multipart.multipart import parse_options_header
 
 from servicekit.errors import DomainError
 
+MULTIPART_OVERHEAD = 64 * 1024
+"""Room for the boundaries and part headers around an upload's bytes."""
+
 
 class UploadTooLarge(DomainError):
     status, slug, title = 413, "upload-too-large", "Content too large"
@@ -109,7 +112,7 @@ async def receive(request: Request, path: Path, max_bytes: int) -> Received:
     if content_type != b"multipart/form-data" or not boundary:
         raise UploadMalformed()
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
+    if declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD:
         raise UploadTooLarge(f"Uploads are at most {max_bytes} bytes.")  # refused before reading
     parts = _Parts(path, max_bytes)
     callbacks = {name: getattr(parts, name) for name in dir(parts) if name.startswith("on_")}
