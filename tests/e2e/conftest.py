@@ -20,6 +20,7 @@ from events.testing import EventTap
 
 _platform: Platform | None = None
 _tap: EventTap | None = None
+_infra: providers.Infra | None = None
 FIRST_TAPPED = pytest.StashKey[int]()
 
 
@@ -27,6 +28,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Which infrastructure the run had, and what it lacked (Meilisearch, Ryuk), in its output."""
+    if _infra is None:
+        return
+    terminalreporter.section(f"e2e infrastructure: {_infra.provider}")
+    for note in _infra.notes:
+        terminalreporter.write_line(note)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -63,7 +73,7 @@ def write_report(item: pytest.Item, platform: Platform, tap: EventTap, outcome: 
 
 @pytest.fixture(scope="session")
 async def platform() -> AsyncIterator[Platform]:
-    global _platform, _tap
+    global _platform, _tap, _infra
     problem: str | None = None
     try:
         platform = Platform(providers.choose())
@@ -73,6 +83,7 @@ async def platform() -> AsyncIterator[Platform]:
     if problem is not None:  # outside the except: the message alone, not a chained traceback
         pytest.fail(problem, pytrace=False)
     assert platform.run is not None
+    _infra = platform.base
     # The tap starts with the platform, so every test's events are in the workflow report.
     settings = BusSettings(amqp_url=SecretStr(platform.run.amqp_url), reconnect_interval_s=0.5)
     connection = await connect(settings, "e2e-tap")

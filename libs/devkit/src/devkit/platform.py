@@ -30,7 +30,6 @@ from servicekit.service import Service
 LOG_ROOT = providers.ROOT / ".e2e"
 # The email policy (1 min .. 6 h) shrunk 3000 times: 20 ms .. 7.2 s, a 29 s budget.
 E2E_RETRY_SCALE = float(os.environ.get("E2E_RETRY_TIME_SCALE", str(1 / 3000)))
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 START_ORDER = ("auth",)
 """Started first: the others verify tokens with auth's keys."""
 
@@ -98,6 +97,11 @@ class Platform:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service][0]}"
 
+    @property
+    def redis_url(self) -> str:
+        """The provider's Redis (a container, or the server on loopback)."""
+        return self.base.redis_url if self.base else providers.LOCAL_REDIS_URL
+
     def worker(self, service: str) -> ServiceProcess:
         return self.processes[f"{service}-worker"]
 
@@ -142,9 +146,10 @@ class Platform:
         assert self.run is not None
         s3 = urlsplit(self.run.s3.endpoint_url)
         database = urlsplit(self.run.databases.get("search", self.run.amqp_url))
+        redis = urlsplit(self.redis_url)
         targets = {
             "s3": (s3.hostname or "127.0.0.1", s3.port or 80),
-            "redis": (REDIS_HOST, REDIS_PORT),
+            "redis": (redis.hostname or "127.0.0.1", redis.port or 6379),
             "search": (database.hostname or "127.0.0.1", database.port or 5432),
         }
         for name, (host, port) in targets.items():
@@ -197,7 +202,7 @@ class Platform:
                 "SMTP__SECURITY": "none",
             }
         if "redis" in service.needs:
-            values["REDIS__URL"] = self._through("redis", f"redis://{REDIS_HOST}:{REDIS_PORT}/0")
+            values["REDIS__URL"] = self._through("redis", self.redis_url)
         if "search" in service.needs:
             values["INDEX__DATABASE_URL"] = self._through(
                 "search", self.run.databases[service.name]
@@ -243,7 +248,7 @@ class Platform:
         }
         if not prefixes:
             return
-        client = Redis.from_url(f"redis://{REDIS_HOST}:{REDIS_PORT}/0")
+        client = Redis.from_url(self.redis_url)
         try:
             for prefix in prefixes:
                 keys = [k async for k in client.scan_iter(f"{prefix}:*")]

@@ -1,10 +1,11 @@
 """Where the infrastructure of an e2e run comes from: containers, or servers on loopback.
 
-E2E_INFRA=containers boots RabbitMQ, PostgreSQL, MinIO and Meilisearch with testcontainers (images
-overridable by E2E_IMAGE_*); E2E_INFRA=local uses the servers on loopback, starting those that are
-down (RabbitMQ, PostgreSQL from their Debian packages; an S3 server from SeaweedFS); auto picks
-containers when an engine answers and the images are present, else local. Either way each run
-gets its own virtual host, databases and bucket, removed afterwards.
+E2E_INFRA=containers boots RabbitMQ, PostgreSQL, Redis, S3 and Meilisearch with testcontainers
+(images chosen in devkit.containers: E2E_IMAGE_*, else the official image if present, else the
+local stand-in); E2E_INFRA=local uses the servers on loopback, starting those that are down
+(RabbitMQ, PostgreSQL from their Debian packages; an S3 server from SeaweedFS); auto picks
+containers when an engine answers and every required image is present, else local. Either way
+each run gets its own virtual host, databases and bucket, removed afterwards.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import boto3
 
-from devkit import servers
+from devkit import containers, servers
 from devkit.s3server import S3Server, S3ServerError
 from devkit.weed import WeedPorts
 
@@ -28,12 +29,7 @@ ROOT = servers.repo_root()
 
 DEV_S3_PORT = 8333
 
-IMAGES = {
-    "rabbitmq": os.environ.get("E2E_IMAGE_RABBITMQ", "rabbitmq:3.13-management"),
-    "postgres": os.environ.get("E2E_IMAGE_POSTGRES", "postgres:16"),
-    "minio": os.environ.get("E2E_IMAGE_MINIO", "minio/minio:RELEASE.2024-10-13T13-34-11Z"),
-    "meilisearch": os.environ.get("E2E_IMAGE_MEILISEARCH", "getmeili/meilisearch:v1.11"),
-}
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 class ProviderUnavailable(RuntimeError):
@@ -56,6 +52,7 @@ class Infra:
     amqp_url: str
     postgres_url: str
     s3: S3
+    redis_url: str = LOCAL_REDIS_URL
     meilisearch_url: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -160,14 +157,20 @@ class LocalProvider:
 
 
 class ContainersProvider:
-    """RabbitMQ, PostgreSQL, MinIO and Meilisearch in containers (testcontainers)."""
+    """RabbitMQ, PostgreSQL, Redis, S3 and (where its image exists) Meilisearch in containers.
+
+    Each is a generic testcontainers container, ready when it answers its protocol
+    (devkit.containers), so MinIO and the local SeaweedFS stand-in both serve as S3. Ryuk, the
+    reaper, runs only where its image is present (it comes from Docker Hub); otherwise `stop`
+    removes the containers, all labelled `portfolio.e2e` for a manual sweep after a crash.
+    """
 
     name = "containers"
 
     def __init__(self, *, pull: bool = True) -> None:
         self._pull = pull
-        self._containers: list[Any] = []
-        self._rabbit: Any = None
+        self._started: dict[str, containers.Started] = {}
+        self.run_label = uuid.uuid4().hex[:12]
 
     @staticmethod
     def engine() -> Any:
@@ -180,83 +183,127 @@ class ContainersProvider:
         except Exception as exc:
             raise ProviderUnavailable(
                 f"containers provider: no container engine answers ({exc.__class__.__name__}: "
-                f"{exc}). Start Docker (e.g. `apt-get install docker.io && dockerd &`) or run "
+                f"{exc}). Start Docker (`scripts/docker-engine.sh` as root) or run "
                 "with E2E_INFRA=local."
             ) from exc
 
     @classmethod
-    def missing_images(cls) -> list[str]:
+    def choices(cls) -> dict[str, containers.Choice]:
+        """The image each backend would run here, and whether the engine holds it."""
         client = cls.engine()
-        missing = []
-        for image in IMAGES.values():
+
+        def present(image: str) -> bool:
             try:
                 client.images.get(image)
+                return True
             except Exception:
-                missing.append(image)
-        return missing
+                return False
+
+        return {k: containers.choose_image(b, present) for k, b in containers.BACKENDS.items()}
+
+    @classmethod
+    def missing_images(cls) -> list[str]:
+        """The images of required backends the engine does not hold (auto needs none missing)."""
+        return [c.image for c in cls.choices().values() if not c.present and not c.backend.optional]
 
     def start(self) -> Infra:
         client = self.engine()
-        for key, image in IMAGES.items():
-            try:
-                client.images.get(image)
-            except Exception:
-                if not self._pull:
-                    raise ProviderUnavailable(f"image {image} is not present") from None
-                try:
-                    client.images.pull(image)
-                except Exception as exc:
-                    raise ProviderUnavailable(
-                        f"containers provider: image {image} is not present and cannot be "
-                        f"pulled ({exc}). Load it (`docker load`), point E2E_IMAGE_"
-                        f"{key.upper()} at an image you have, or run with E2E_INFRA=local."
-                    ) from exc
-        from testcontainers.core.container import DockerContainer
-        from testcontainers.core.waiting_utils import wait_for_logs
-        from testcontainers.minio import MinioContainer
-        from testcontainers.postgres import PostgresContainer
-        from testcontainers.rabbitmq import RabbitMqContainer
-
+        notes: list[str] = []
+        wanted = self._images(client, notes)
+        self._configure_ryuk(client, notes)
+        keys = (f"e2e-{uuid.uuid4().hex[:12]}", uuid.uuid4().hex)  # not the development keys
+        env = {
+            "rabbitmq": {},
+            "postgres": {"POSTGRES_PASSWORD": uuid.uuid4().hex},
+            "redis": {},
+            "s3": {"MINIO_ROOT_USER": keys[0], "MINIO_ROOT_PASSWORD": keys[1]},
+            "meilisearch": {},
+        }
         try:
-            rabbit = RabbitMqContainer(IMAGES["rabbitmq"]).start()
-            self._containers.append(rabbit)
-            self._rabbit = rabbit
-            postgres = PostgresContainer(IMAGES["postgres"], driver=None).start()
-            self._containers.append(postgres)
-            minio = MinioContainer(IMAGES["minio"]).start()
-            self._containers.append(minio)
-            meili = DockerContainer(IMAGES["meilisearch"]).with_exposed_ports(7700)
-            meili = meili.with_env("MEILI_NO_ANALYTICS", "true").start()
-            self._containers.append(meili)
-            wait_for_logs(meili, "Server listening", timeout=60)
-        except Exception:
+            for kind, choice in wanted.items():
+                self._started[kind] = containers.start_backend(
+                    choice, env[kind], run_label=self.run_label
+                )
+        except Exception as exc:
             self.stop()
-            raise
-        rabbit_host = rabbit.get_container_host_ip()
-        rabbit_port = rabbit.get_exposed_port(5672)
-        minio_cfg = minio.get_config()
+            raise ProviderUnavailable(f"containers provider: {exc}") from exc
+        for kind, started in self._started.items():
+            notes.append(
+                f"{kind}: {started.image} ({started.choice.reason}) on "
+                f"{started.host}:{started.port}, ready in {started.seconds:.1f}s"
+            )
+        rabbit, pg, redis, s3 = (self._started[k] for k in ("rabbitmq", "postgres", "redis", "s3"))
+        meili = self._started.get("meilisearch")
+        password = pg.env["POSTGRES_PASSWORD"]
         return Infra(
             provider=self.name,
-            amqp_url=f"amqp://guest:guest@{rabbit_host}:{rabbit_port}/",
-            postgres_url=postgres.get_connection_url(),
-            s3=S3(
-                f"http://{minio_cfg['endpoint']}", minio_cfg["access_key"], minio_cfg["secret_key"]
-            ),
-            meilisearch_url=(
-                f"http://{meili.get_container_host_ip()}:{meili.get_exposed_port(7700)}"
-            ),
+            amqp_url=f"amqp://guest:guest@{rabbit.host}:{rabbit.port}/",
+            postgres_url=f"postgresql://postgres:{password}@{pg.host}:{pg.port}/postgres",
+            s3=S3(f"http://{s3.host}:{s3.port}", *keys),
+            redis_url=f"redis://{redis.host}:{redis.port}/0",
+            meilisearch_url=f"http://{meili.host}:{meili.port}" if meili else None,
+            notes=notes,
         )
 
-    def _rabbitmqctl(self, *args: str) -> None:
-        code, output = self._rabbit.exec(["rabbitmqctl", "-q", *args])
+    def _images(self, client: Any, notes: list[str]) -> dict[str, containers.Choice]:
+        """The image of each backend, pulled if absent and allowed; Meilisearch left out, with
+        a note, where its image is neither present nor pullable."""
+        wanted: dict[str, containers.Choice] = {}
+        for kind, choice in self.choices().items():
+            if not choice.present:
+                problem = self._pull_image(client, choice.image)
+                if problem is not None and choice.backend.optional:
+                    notes.append(
+                        f"{kind}: image {choice.image} is not here ({problem}); search uses "
+                        "PostgreSQL full-text search (set E2E_IMAGE_MEILISEARCH to run it)"
+                    )
+                    continue
+                if problem is not None:
+                    variable = (choice.backend.variables or (f"E2E_IMAGE_{kind.upper()}",))[0]
+                    local = f" (or build the stand-in: `just images-local {kind}`)"
+                    raise ProviderUnavailable(
+                        f"containers provider: image {choice.image} is not present and cannot "
+                        f"be pulled ({problem}). Load it, point {variable} at an image you "
+                        f"have{local if choice.backend.local else ''}, or run with E2E_INFRA=local."
+                    )
+            wanted[kind] = choice
+        return wanted
+
+    def _pull_image(self, client: Any, image: str) -> str | None:
+        if not self._pull:
+            return "pulling is off"
+        try:
+            client.images.pull(image)
+            return None
+        except Exception as exc:
+            return f"pull failed: {str(exc).splitlines()[0][:160]}"
+
+    @staticmethod
+    def _configure_ryuk(client: Any, notes: list[str]) -> None:
+        from testcontainers.core.config import testcontainers_config as config
+
+        if config.ryuk_disabled:
+            return
+        try:
+            client.images.get(config.ryuk_image)
+        except Exception:
+            config.ryuk_disabled = True
+            notes.append(
+                f"ryuk: {config.ryuk_image} is not here, so the reaper is off; the provider "
+                f"removes its containers itself (leftovers: docker ps -f label={containers.LABEL})"
+            )
+
+    def _rabbitmqctl(self, *args: str) -> str:
+        code, output = self._started["rabbitmq"].container.exec(["rabbitmqctl", "-q", *args])
         if code != 0:
             raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {output!r}")
+        return str(output.decode())
 
     def stop(self) -> None:
-        for container in reversed(self._containers):
-            with contextlib.suppress(Exception):  # best effort: the engine reaps the rest
-                container.stop()
-        self._containers.clear()
+        for started in reversed(list(self._started.values())):
+            with contextlib.suppress(Exception):  # best effort: Ryuk or the label finds the rest
+                started.container.stop()
+        self._started.clear()
 
     def create_vhost(self, name: str) -> None:
         self._rabbitmqctl("add_vhost", name)
@@ -266,10 +313,7 @@ class ContainersProvider:
         self._rabbitmqctl("delete_vhost", name)
 
     def vhosts(self) -> list[str]:
-        code, output = self._rabbit.exec(
-            ["rabbitmqctl", "-q", "list_vhosts", "name", "--no-table-headers"]
-        )
-        return output.decode().split() if code == 0 else []
+        return self._rabbitmqctl("list_vhosts", "name", "--no-table-headers").split()
 
     def close_connections(self, vhost: str) -> None:
         self._rabbitmqctl("close_all_connections", "--vhost", vhost, "e2e: connection loss")

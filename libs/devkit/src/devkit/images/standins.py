@@ -22,7 +22,7 @@ class NotReady(RuntimeError):
     """A stand-in did not answer its protocol before the deadline."""
 
 
-_NOT_YET = (
+NOT_YET = (  # what a server still booting raises
     OSError,
     TimeoutError,
     NotReady,
@@ -120,7 +120,7 @@ async def wait_ready(stand_in: StandIn, host: str, port: int, *, timeout: float 
         try:
             await stand_in.probe(host, port, stand_in.env)
             return time.monotonic() - started
-        except _NOT_YET as exc:  # a server still booting refuses, resets, or says it is starting
+        except NOT_YET as exc:  # a server still booting refuses, resets, or says it is starting
             last: BaseException = exc
         if time.monotonic() > deadline:
             raise NotReady(
