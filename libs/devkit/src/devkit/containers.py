@@ -12,9 +12,11 @@ else the local stand-in when that is built, else the official one, to be pulled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,6 +207,29 @@ def start_backend(choice: Choice, env: Mapping[str, str], *, run_label: str) -> 
 
 
 async def _wait_ready(
+    backend: Backend, container: Any, host: str, port: int, env: Mapping[str, str]
+) -> None:
+    if backend.kind != "rabbitmq":
+        await _probe_until_ready(backend, container, host, port, env)
+        return
+    # aiormq logs every refused attempt at ERROR: a broker still booting is expected here. (Only
+    # the broker's probe touches that logger, so no other thread restores its level early.)
+    with _quiet("aiormq.connection"):
+        await _probe_until_ready(backend, container, host, port, env)
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+async def _probe_until_ready(
     backend: Backend, container: Any, host: str, port: int, env: Mapping[str, str]
 ) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
