@@ -107,6 +107,17 @@ bench *args:
 dlq *args:
     uv run python -m events dlq {{args}}
 
-# Build each service's image (needs a Docker engine and a python:3.11-slim base image).
-images:
-    for s in {{services}}; do docker build -f services/$s/Dockerfile -t portfolio-$s:dev .; done
+# Build each service's image, portfolio-<name>:dev, and print sizes, users and healthchecks
+# (`just images`, `just images auth notify`). From python:3.11-slim and PyPI where the engine
+# has or can pull that base; else offline, FROM the local base with a wheelhouse (--offline).
+images *args:
+    uv run python -m devkit.images services {{args}}
+
+# The local base and the stand-ins for RabbitMQ, PostgreSQL, Redis and S3, from Debian packages
+# (`just images-local`, `just images-local postgres`); starts a docker engine if none answers.
+images-local *args:
+    bash scripts/images-local.sh {{args}}
+
+# The images on the engine: stand-ins, the containers provider, each service's image.
+test-images *args:
+    {{pytest}} tests/images {{args}}

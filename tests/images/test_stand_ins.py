@@ -191,3 +191,31 @@ async def test_testcontainers_postgres_container_accepts_the_stand_in(
             await conn.close()
     finally:
         postgres.stop()
+
+
+async def test_smtp_keeps_what_it_receives_and_lists_it_as_mailpit_does(
+    require_image: Callable[[str], str], run_container: Callable[..., Any]
+) -> None:
+    import smtplib
+    from email.message import EmailMessage
+
+    container = run_container(
+        require_image("smtp"), ports={"1025/tcp": LOOPBACK, "8025/tcp": LOOPBACK}
+    )
+    await wait_healthy(container)
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@example.org", "b@example.org", "Hi"
+    message.set_content("hello")
+    with smtplib.SMTP("127.0.0.1", published_port(container, 1025), timeout=10) as smtp:
+        smtp.send_message(message, from_addr="bounces+x@example.org")
+    api = f"http://127.0.0.1:{published_port(container, 8025)}/api/v1"
+    async with httpx.AsyncClient(base_url=api, timeout=5) as client:
+        listed = (await client.get("/messages")).json()
+        assert listed["total"] == 1
+        (kept,) = listed["messages"]
+        assert (kept["Subject"], kept["To"][0]["Address"]) == ("Hi", "b@example.org")
+        raw = (await client.get(f"/message/{kept['ID']}/raw")).text
+        assert "hello" in raw
+        await client.delete("/messages")
+        assert (await client.get("/messages")).json()["total"] == 0
+    assert container.attrs["Config"]["User"] == "10001"

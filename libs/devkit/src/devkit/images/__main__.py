@@ -1,6 +1,7 @@
 """`python -m devkit.images build [names]`: the local base and stand-in images;
 `python -m devkit.images wheelhouse <service>`: wheels for an offline image build;
-`python -m devkit.images service <service>`: both, then the service's image FROM the local base."""
+`python -m devkit.images service <service>`: both, then the service's image FROM the local base;
+`python -m devkit.images services [names]`: every service's image (`just images`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from pathlib import Path
 from devkit.images import docker
 from devkit.images.build import Options, build_images
 from devkit.images.catalog import IMAGES, UnknownImage
-from devkit.images.service import build_service_image
+from devkit.images.service import (
+    USERS_BASE,
+    build_service_image,
+    inspect_image,
+    offline_by_default,
+    service_tag,
+    services,
+)
 from devkit.images.wheelhouse import WheelhouseError, make_wheelhouse
 
 
@@ -47,7 +55,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     service.add_argument("service", help="a service, e.g. auth")
     service.add_argument("--verbose", "-v", action="store_true", help="show docker's output")
+    every = commands.add_parser(
+        "services", help="every service's image (or those named), sizes, users, healthchecks"
+    )
+    every.add_argument("names", nargs="*", help="some services (all by default)")
+    mode = every.add_mutually_exclusive_group()
+    mode.add_argument("--offline", action="store_true", help="local base and wheelhouses")
+    mode.add_argument("--online", action="store_true", help="python:3.11-slim, uv and PyPI")
+    every.add_argument("--verbose", "-v", action="store_true", help="show docker's output")
     return parser
+
+
+def build_services(root: Path, args: argparse.Namespace) -> int:
+    """`just images`: each service's image; offline unless the users' base is at hand."""
+    docker.require_engine()
+    names = args.names or services(root)
+    offline = args.offline or (not args.online and offline_by_default())
+    how = "offline: local base, wheelhouse" if offline else USERS_BASE
+    print(f"building {', '.join(names)} ({how})")
+    built = []
+    for name in names:
+        seconds = build_service_image(root, name, verbose=args.verbose, offline=offline)
+        built.append(inspect_image(service_tag(name), seconds))
+    print("\nservice images:")
+    for image in built:
+        size = docker.human_size(image.size)
+        print(
+            f"  {image.tag:28} {size:>9}  user {image.user:6} {image.seconds:6.1f}s  "
+            f"HEALTHCHECK {image.healthcheck}"
+        )
+    root_users = [i.tag for i in built if i.user in ("", "root", "0")]
+    if root_users:
+        print(f"error: these images run as root: {', '.join(root_users)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "wheelhouse":
             folder = make_wheelhouse(root, args.service, fresh=args.fresh)
             print(f"wheelhouse: {folder.relative_to(root)}")
-        else:
+        elif args.command == "service":
             build_service_image(root, args.service, verbose=args.verbose)
+        else:
+            return build_services(root, args)
     except (docker.DockerError, WheelhouseError, UnknownImage) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

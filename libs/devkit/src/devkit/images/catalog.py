@@ -63,6 +63,16 @@ def _stage_weed(context: Path) -> None:
         shutil.copy2(source, target)
 
 
+MAIL_PACKAGES = ("aiosmtpd", "atpublic", "attrs")  # the smtp image's wheels, at the host's versions
+
+
+def _stage_mail_wheels(context: Path) -> None:
+    from devkit.images.wheelhouse import download_wheels
+
+    pins = [f"{name}=={metadata.version(name)}" for name in MAIL_PACKAGES]
+    download_wheels(context / "wheels", pins)
+
+
 IMAGES: dict[str, ImageSpec] = {
     spec.name: spec
     for spec in (
@@ -72,6 +82,7 @@ IMAGES: dict[str, ImageSpec] = {
         ImageSpec("postgres", (f"{PREFIX}/postgres:15",), base="debian"),
         ImageSpec("redis", (f"{PREFIX}/redis:latest", f"{PREFIX}/redis:7"), base="debian"),
         ImageSpec("s3", (f"{PREFIX}/s3:latest",), base="debian", stage=_stage_weed),
+        ImageSpec("smtp", (f"{PREFIX}/smtp:latest",), base="python", stage=_stage_mail_wheels),
     )
 }
 

@@ -11,7 +11,9 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-PYTHON_VERSION = "3.11"
+# Bookworm's python3 exactly: markers such as `python_full_version < '3.11.3'` (redis's
+# async-timeout) hold for it, and pip judges them by this version, not the host's.
+PYTHON_VERSION = "3.11.2"
 STAMP = "wheelhouse.stamp"  # what the downloaded wheels were fetched for
 WORKSPACE = "workspace"  # var/wheelhouse/workspace/: wheels of the workspace's own packages
 # Every manylinux tag a bookworm image (glibc 2.36) runs: pip expands none of them by itself, and
@@ -45,7 +47,9 @@ def make_wheelhouse(root: Path, service: str, *, fresh: bool = False) -> Path:
         ],
         root,
     )
-    stamp = hashlib.sha256(json.dumps([requirements, backend, PLATFORMS]).encode()).hexdigest()
+    stamp = hashlib.sha256(
+        json.dumps([requirements, backend, PLATFORMS, PYTHON_VERSION]).encode()
+    ).hexdigest()
     stamp_file = folder / STAMP
     if fresh or not stamp_file.exists() or stamp_file.read_text() != stamp:
         shutil.rmtree(folder, ignore_errors=True)  # no wheel of an older lock stays behind
@@ -86,6 +90,13 @@ def build_requires(root: Path, members: list[str]) -> set[str]:
         with open(root / member / "pyproject.toml", "rb") as file:
             needed.update(tomllib.load(file).get("build-system", {}).get("requires", []))
     return needed
+
+
+def download_wheels(folder: Path, pins: list[str]) -> None:
+    """Wheels of `pins` (and nothing they depend on) for the images' Python, into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = [flag for pair in TARGET for flag in pair]
+    _pip_download(folder, folder, [*target, "--no-deps", *pins])
 
 
 def _pip_download(root: Path, folder: Path, args: list[str]) -> None:
