@@ -18,6 +18,18 @@ if [ "${1:-}" != server ]; then
   exec "$@"
 fi
 shift
+# MinIO's command line (`server /data --console-address :9001`, as compose files write it) is
+# accepted and its arguments dropped: data lives in /data anyway and there is no console. Flags
+# that start with a single dash go on to weed.
+weed_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --console-address | --address) shift 2 || shift ;;
+    --*) shift ;;
+    -*) weed_args+=("$1"); shift ;;
+    *) shift ;;
+  esac
+done
 
 access_key="${S3_ACCESS_KEY:-${MINIO_ROOT_USER:-minioadmin}}"
 secret_key="${S3_SECRET_KEY:-${MINIO_ROOT_PASSWORD:-minioadmin}}"
@@ -47,4 +59,4 @@ exec weed -logtostderr server \
   -filer \
   -s3 -s3.port="$port" -s3.config="$config" \
   -s3.port.iceberg=0 -s3.port.lance=0 \
-  "$@"
+  "${weed_args[@]}"

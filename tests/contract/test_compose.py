@@ -153,3 +153,87 @@ def test_production_refuses_to_start_without_its_secrets(
 
 def test_the_example_values_are_what_the_settings_accept() -> None:
     assert json.loads(example_secret("AUTH_SIGNING_KEYS"))[0]["kid"]
+
+
+def compose_services() -> dict[str, dict[str, Any]]:
+    return dict(yaml.safe_load(COMPOSE.read_text())["services"])
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_every_service_has_its_migrate_job_api_and_worker(service: Service[Any]) -> None:
+    compose = compose_services()
+    for role in ("migrate", "api", "worker"):
+        name = f"{service.name}-{role}"
+        assert name in compose, f"compose.yaml has no {name}"
+        assert compose[name]["command"] == [role], f"{name} runs {compose[name]['command']}"
+        image = compose[name]["image"]
+        variable = f"${{{service.name.upper()}_IMAGE:-portfolio-{service.name}:dev}}"
+        assert image == variable, f"{name}'s image {image!r} is not overridable as {variable}"
+    for role in ("api", "worker"):
+        depends = compose[f"{service.name}-{role}"]["depends_on"]
+        assert depends[f"{service.name}-migrate"] == {"condition": "service_completed_successfully"}
+        assert depends["topology"] == {"condition": "service_completed_successfully"}
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_api_and_worker_report_readiness_on_the_ports_they_serve(service: Service[Any]) -> None:
+    compose = compose_services()
+    http_port, worker_port = service.ports()
+    for role, port in (("api", http_port), ("worker", worker_port)):
+        spec = compose[f"{service.name}-{role}"]
+        env = spec["environment"]
+        prefix = service.name.upper()
+        if role == "api" and f"{prefix}_HTTP_PORT" in env:
+            port = int(env[f"{prefix}_HTTP_PORT"])
+        if role == "worker" and f"{prefix}_WORKER_PORT" in env:
+            port = int(env[f"{prefix}_WORKER_PORT"])
+        probe = " ".join(spec["healthcheck"]["test"])
+        assert f"127.0.0.1:{port}/readyz" in probe, f"{service.name}-{role} probes {probe}"
+    if "api" in compose[f"{service.name}-api"]["command"]:
+        published = compose[f"{service.name}-api"]["ports"][0]
+        assert published.endswith(f":{http_port}"), published
+
+
+def _field_path_exists(model: Any, path: list[str]) -> bool:
+    """`path` (the parts of a variable after the prefix, split at `__`) names a field."""
+    fields = model.model_fields
+    head, *rest = path
+    if head not in fields:
+        return False
+    if not rest:
+        return True
+    annotation = fields[head].annotation
+    candidates = [annotation, *getattr(annotation, "__args__", ())]
+    return any(hasattr(c, "model_fields") and _field_path_exists(c, rest) for c in candidates)
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_every_variable_compose_sets_is_one_the_service_reads(service: Service[Any]) -> None:
+    """pydantic-settings ignores a variable no field reads: a misspelt one would be lost."""
+    prefix = f"{service.name.upper()}_"
+    for name, spec in containers_of(service).items():
+        unread = [
+            key
+            for key in spec["environment"]
+            if not _field_path_exists(
+                service.settings, key.removeprefix(prefix).lower().split("__")
+            )
+        ]
+        assert unread == [], f"{name} sets variables {service.name}'s settings never read: {unread}"
+
+
+def test_every_dependency_waited_on_reports_its_health() -> None:
+    compose = compose_services()
+    for name, spec in compose.items():
+        for dependency, condition in (spec.get("depends_on") or {}).items():
+            if condition == {"condition": "service_healthy"}:
+                assert "healthcheck" in compose[dependency], (
+                    f"{name} waits for {dependency} to be healthy, which has no healthcheck"
+                )
+
+
+def test_every_image_is_a_variable_with_the_official_default() -> None:
+    for name, spec in compose_services().items():
+        assert re.fullmatch(r"\$\{[A-Z_]+_IMAGE:-[^}]+\}", spec["image"]), (
+            f"{name}'s image {spec['image']} cannot be overridden"
+        )

@@ -92,3 +92,24 @@ async def test_a_stand_in_that_never_answers_is_reported_with_its_last_error() -
     port = free_port()  # nothing listens there
     with pytest.raises(NotReady, match=rf"127.0.0.1:{port}.*last: .*Error"):
         await wait_ready(STAND_INS["redis"], "127.0.0.1", port, timeout=0.3)
+
+
+def test_a_python_full_version_marker_that_holds_for_bookworms_python_is_dropped() -> None:
+    from devkit.images.wheelhouse import for_the_image
+
+    exported = (
+        "async-timeout==5.0.1 ; python_full_version < '3.11.3' \\\n"
+        "    --hash=sha256:aa\n"
+        "exceptiongroup==1.2.0 ; python_full_version < '3.11' \\\n"
+        "    --hash=sha256:bb\n"
+        "pywin32==306 ; sys_platform == 'win32' \\\n"
+        "    --hash=sha256:cc\n"
+    )
+    assert for_the_image(exported).splitlines() == [
+        "async-timeout==5.0.1 \\",  # needed on 3.11.2: pip must not judge it by the host's Python
+        "    --hash=sha256:aa",
+        "exceptiongroup==1.2.0 ; python_full_version < '3.11' \\",
+        "    --hash=sha256:bb",
+        "pywin32==306 ; sys_platform == 'win32' \\",
+        "    --hash=sha256:cc",
+    ]

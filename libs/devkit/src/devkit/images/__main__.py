@@ -1,7 +1,8 @@
 """`python -m devkit.images build [names]`: the local base and stand-in images;
 `python -m devkit.images wheelhouse <service>`: wheels for an offline image build;
 `python -m devkit.images service <service>`: both, then the service's image FROM the local base;
-`python -m devkit.images services [names]`: every service's image (`just images`)."""
+`python -m devkit.images services [names]`: every service's image (`just images`);
+`python -m devkit.images compose up|down`: compose.yaml from the local images."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from devkit.images import compose as local
 from devkit.images import docker
 from devkit.images.build import Options, build_images
 from devkit.images.catalog import IMAGES, UnknownImage
@@ -63,7 +65,25 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--offline", action="store_true", help="local base and wheelhouses")
     mode.add_argument("--online", action="store_true", help="python:3.11-slim, uv and PyPI")
     every.add_argument("--verbose", "-v", action="store_true", help="show docker's output")
+    run = commands.add_parser(
+        "compose", help="compose.yaml from the local images: up (waits healthy), down, or any"
+    )
+    run.add_argument("words", nargs=argparse.REMAINDER, help="up | down | docker-compose args")
     return parser
+
+
+def run_compose(root: Path, words: list[str]) -> int:
+    if words == ["up"]:
+        env = local.up(root)
+        print(
+            f"compose: every container healthy; API ports: auth {env['AUTH_PORT']}, "
+            f"mail {env['MAILPIT_PORT']} (secrets in {local.local_env_file(root)})"
+        )
+    elif words == ["down"]:
+        local.down(root)
+    else:
+        local.compose(root, local.local_environment(root), *words)
+    return 0
 
 
 def build_services(root: Path, args: argparse.Namespace) -> int:
@@ -107,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wheelhouse: {folder.relative_to(root)}")
         elif args.command == "service":
             build_service_image(root, args.service, verbose=args.verbose)
+        elif args.command == "compose":
+            return run_compose(root, args.words)
         else:
             return build_services(root, args)
     except (docker.DockerError, WheelhouseError, UnknownImage) as exc:

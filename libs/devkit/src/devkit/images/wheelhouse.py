@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import tomllib
@@ -40,12 +41,14 @@ def make_wheelhouse(root: Path, service: str, *, fresh: bool = False) -> Path:
     folder = root / "var" / "wheelhouse" / service
     members = workspace_members(root, service)
     backend = sorted(build_requires(root, members))
-    requirements = _run(
-        [
-            *(_uv(), "export", "--frozen", "--no-dev", "--package", service, "--no-emit-workspace"),
-            *("--format", "requirements.txt", "--no-header", "--quiet"),
-        ],
-        root,
+    requirements = for_the_image(
+        _run(
+            [
+                *(_uv(), "export", "--frozen", "--no-dev", "--package", service),
+                *("--no-emit-workspace", "--format", "requirements.txt", "--no-header", "--quiet"),
+            ],
+            root,
+        )
     )
     stamp = hashlib.sha256(
         json.dumps([requirements, backend, PLATFORMS, PYTHON_VERSION]).encode()
@@ -65,6 +68,28 @@ def make_wheelhouse(root: Path, service: str, *, fresh: bool = False) -> Path:
     for member in members:
         _run([_uv(), "build", "--wheel", "--quiet", "--out-dir", str(workspace), member], root)
     return folder
+
+
+_FULL_VERSION_MARKER = re.compile(
+    r"^(?P<pin>\S+==\S+) ; (?P<marker>.*python_full_version.*?)(?P<tail> \\)?$"
+)
+
+
+def for_the_image(requirements: str) -> str:
+    """The requirements with each `python_full_version` marker that holds for the image's
+    Python removed. pip download judges markers by the Python running it, not --python-version,
+    so `async-timeout ; python_full_version < '3.11.3'` (needed on bookworm's 3.11.2) would be
+    skipped on a newer host and then missing from the wheelhouse."""
+    from packaging.markers import Marker
+
+    environment = {"python_full_version": PYTHON_VERSION, "python_version": "3.11"}
+    lines = []
+    for line in requirements.splitlines():
+        found = _FULL_VERSION_MARKER.match(line)
+        if found and Marker(found["marker"]).evaluate(environment):
+            line = found["pin"] + (found["tail"] or "")
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def workspace_members(root: Path, service: str) -> list[str]:
