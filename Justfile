@@ -118,6 +118,10 @@ images *args:
 images-local *args:
     bash scripts/images-local.sh {{args}}
 
-# The images on the engine: stand-ins, the containers provider, each service's image.
+# compose.yaml from the local images with docker-compose 1.29: `just compose-local up|down|ps`.
+compose-local *args:
+    bash scripts/compose-local.sh {{args}}
+
+# The images on the engine: stand-ins, the containers provider, each service's image, compose.
 test-images *args:
     {{pytest}} tests/images {{args}}
