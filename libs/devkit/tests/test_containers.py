@@ -47,3 +47,9 @@ def test_minio_and_the_seaweedfs_stand_in_serve_s3_on_their_own_ports() -> None:
         8333,
         None,
     )
+
+
+def test_postgres_runs_without_durability_under_either_image() -> None:
+    command = BACKENDS["postgres"].command_of("postgres:16")
+    assert command is not None
+    assert command[:2] == ["-c", "fsync=off"]  # the image's entrypoint prepends `postgres`

@@ -37,6 +37,7 @@ from devkit.images.standins import (
 
 Probe = Callable[[str, int, Mapping[str, str]], Awaitable[None]]
 READY_TIMEOUT = 120.0  # seconds for one backend to answer: a cold RabbitMQ on 2 shared cores
+NOT_DURABLE = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 LABEL = "portfolio.e2e"  # every container the provider starts: `docker ps -f label=portfolio.e2e`
 
 
@@ -99,9 +100,13 @@ class Backend:
         return self.port
 
     def command_of(self, image: str) -> list[str] | None:
-        """MinIO's image needs its `server <dir>`; the stand-in's default command is its server."""
+        """MinIO's image needs its `server <dir>`; the stand-in's default command is its server.
+        PostgreSQL runs without durability (a run's data dies with its container anyway), as
+        test databases are usually run: fsync on an overlay filesystem costs the suite dearly."""
         if self.kind == "s3" and "minio" in image:
             return ["server", "/data"]
+        if self.kind == "postgres":
+            return [word for setting in NOT_DURABLE for word in ("-c", setting)]
         return None
 
 
