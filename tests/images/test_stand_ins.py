@@ -152,6 +152,24 @@ async def test_s3_checks_signatures_with_the_keys_from_its_environment(
     await asyncio.to_thread(_s3_round_trip, endpoint)
 
 
+async def test_s3_takes_minios_command_line_and_port_as_compose_writes_them(
+    require_image: Callable[[str], str], run_container: Callable[..., Any]
+) -> None:
+    container = run_container(
+        require_image("s3"),
+        ["server", "/data", "--console-address", ":9001"],
+        environment={
+            "S3_PORT": "9000",
+            "MINIO_ROOT_USER": "images-test",
+            "MINIO_ROOT_PASSWORD": "images-test-secret",
+        },
+        ports={"9000/tcp": LOOPBACK},
+    )
+    await wait_healthy(container)
+    endpoint = f"http://127.0.0.1:{published_port(container, 9000)}"
+    await asyncio.to_thread(_s3_round_trip, endpoint)
+
+
 @pytest.mark.usefixtures("testcontainers_offline")
 @pytest.mark.parametrize("name", sorted(STAND_INS))
 async def test_testcontainers_runs_each_stand_in(
