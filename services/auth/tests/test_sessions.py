@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from auth.container import Container
-from auth.passwords import PasswordHasher
+from auth.hashing import Argon2Cost, PasswordHasher
 from auth.testing import PASSWORD, Outbox, active_user, login, register
 from servicekit.clock import FrozenClock
 
@@ -203,7 +203,7 @@ async def test_a_login_upgrades_an_outdated_hash(
     client: httpx.AsyncClient, container: Container, outbox: Outbox
 ) -> None:
     user_id, email = await active_user(client, outbox)
-    container.hasher = PasswordHasher(time_cost=2, memory_cost_kib=8192, parallelism=1)
+    container.hasher = PasswordHasher(Argon2Cost(time_cost=2, memory_cost_kib=8192))
     assert (await login(client, email)).status_code == 200
     async with container.engine.connect() as conn:
         stored = (
@@ -215,8 +215,8 @@ async def test_a_login_upgrades_an_outdated_hash(
 
 
 async def test_the_event_loop_stays_responsive_while_passwords_hash(container: Container) -> None:
-    """Production cost (64 MiB, t=3): a hash on the loop would stall it for its whole duration."""
-    hasher = PasswordHasher(concurrency=2)
+    """Production cost: a hash on the loop would stall it for its whole duration."""
+    hasher = PasswordHasher(workers=2, budget_s=60)
     started = time.perf_counter()
     await hasher.hash(PASSWORD)
     one_hash = time.perf_counter() - started

@@ -86,6 +86,9 @@ class Platform:
     proxies: dict[str, FaultProxy] = field(default_factory=dict)
     """A fault proxy in front of each backend a test may take away (s3, redis, search), so it
     can cut one and restore it while the services keep running. Not in a developer's run."""
+    env_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Settings a caller imposes on a service above its local defaults (a benchmark's profile),
+    unprefixed: `{"auth": {"ARGON2_TIME_COST": "3"}}`."""
     _sentry_running: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
@@ -219,6 +222,7 @@ class Platform:
                 "S3__BUCKET": self.run.bucket,
             }
         values |= _local_env(service, LocalRun(self, service))
+        values |= self.env_overrides.get(service.name, {})
         prefix = service.name.upper() + "_"
         return {prefix + key: value for key, value in values.items()}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -61,6 +62,13 @@ class RawEvent(Envelope):
     data: dict[str, Any]
 
 
+@cache
+def _event_model(data_type: type[EventData]) -> Any:
+    """`Event[data_type]`, held for good: pydantic keeps parametrised models only weakly, so
+    without this a garbage collection makes the next event rebuild its class (milliseconds)."""
+    return Event[data_type]  # type: ignore[valid-type]
+
+
 def new_event(
     data: DataT,
     *,
@@ -81,8 +89,7 @@ def new_event(
         correlation_id = current.correlation_id if current else context.new_correlation_id()
     if causation_id is None and current is not None:
         causation_id = current.causation_id
-    model: Any = Event[type(data)]  # type: ignore[misc]
-    event: Event[DataT] = model(
+    event: Event[DataT] = _event_model(type(data))(
         id=event_id or uuid.uuid4(),
         source=source or f"/{data.producer}",
         type=data.event_type,

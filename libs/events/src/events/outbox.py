@@ -37,19 +37,26 @@ _ADD = outbox.insert().values(
 
 
 async def add_to_outbox(
-    session: AsyncSession, event: Event[Any], catalog: Catalog = CATALOG
+    session: AsyncSession, *events: Event[Any], catalog: Catalog = CATALOG
 ) -> None:
-    """Write `event` in the session's transaction: it is published if and only if that commits."""
-    check_contract(event, catalog)
+    """Write `events` in the session's transaction, in one statement: they are published if and
+    only if that transaction commits."""
+    for event in events:
+        check_contract(event, catalog)
+    if not events:
+        return
     connection = await session.connection()
     await connection.execute(
         _ADD,
-        {
-            "event_id": event.id,
-            "event_type": event.type,
-            "correlation_id": event.correlationid,
-            "envelope": event.model_dump(mode="json"),
-        },
+        [
+            {
+                "event_id": event.id,
+                "event_type": event.type,
+                "correlation_id": event.correlationid,
+                "envelope": event.model_dump(mode="json"),
+            }
+            for event in events
+        ],
     )
 
 

@@ -19,6 +19,7 @@ from events._inbox import claim
 from events.envelope import Event, EventData, new_event
 from events.outbox import add_to_outbox
 from events.projection import upsert_newer
+from events.publisher import check_contract
 from events.routing import Delivery
 
 
@@ -30,6 +31,7 @@ class UnitOfWork:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._unwritten: list[Event[Any]] = []
 
     async def __aenter__(self) -> Self:
         self.db = self._sessions()
@@ -43,12 +45,18 @@ class UnitOfWork:
     ) -> None:
         # Closing rolls back whatever was not committed. It does not expire what was loaded (an
         # explicit rollback would), so objects read in the unit of work stay readable after it.
+        self._unwritten.clear()
         await self.db.close()
 
     async def commit(self) -> None:
+        # The events published in this unit of work go to the outbox in one statement, in the
+        # transaction they belong to (one round trip, however many were published).
+        events, self._unwritten = self._unwritten, []
+        await add_to_outbox(self.db, *events)
         await self.db.commit()
 
     async def rollback(self) -> None:
+        self._unwritten.clear()
         await self.db.rollback()
 
     async def publish(
@@ -59,20 +67,22 @@ class UnitOfWork:
         event_id: uuid.UUID | None = None,
         time: datetime | None = None,
     ) -> Event[Any]:
-        """Queue an event carrying `data` in the outbox: it leaves only if this unit of work
-        commits. The envelope inherits the correlation of the request or delivery in progress."""
+        """Queue an event carrying `data` for the outbox: it is written with the commit and
+        leaves only if the commit succeeds. The envelope inherits the correlation of the request
+        or delivery in progress. A contract violation is raised here, where it was made."""
         event = new_event(
             data,
             subject=str(subject) if subject is not None else None,
             event_id=event_id,
             time=time,
         )
-        await add_to_outbox(self.db, event)
+        await self.publish_event(event)
         return event
 
     async def publish_event(self, event: Event[Any]) -> None:
         """Queue an envelope built elsewhere (a test's example event, a bench's fixture)."""
-        await add_to_outbox(self.db, event)
+        check_contract(event)
+        self._unwritten.append(event)
 
     async def claim(self, delivery: Delivery[Any]) -> bool:
         """Record the delivery in the inbox; False means it was already processed: skip it."""

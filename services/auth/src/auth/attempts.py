@@ -4,14 +4,76 @@ that serialise each decision (see throttle.py and handlers/common.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy import text, update
+from sqlalchemy import Subquery, literal, text, union_all, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from auth.models import LoginAttempt, RequestEvent
+
+
+@dataclass(frozen=True)
+class AttemptWindow:
+    """Which login attempts a throttle counts: the newest `count` with one of `outcomes`."""
+
+    outcomes: Sequence[str]
+    count: int
+    email_key: str | None = None
+    network: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestWindow:
+    """Which admitted requests a limit counts: the newest `count` of one network or target."""
+
+    count: int
+    network: str | None = None
+    target_key: str | None = None
+
+
+async def _lock_in_order(db: AsyncSession, *locks: tuple[int, str]) -> None:
+    """Take transaction-scoped advisory locks in the order given, in one statement (PostgreSQL
+    evaluates a select list left to right)."""
+    calls = ", ".join(f"pg_advisory_xact_lock(:n{i}, hashtext(:k{i}))" for i in range(len(locks)))
+    params: dict[str, object] = {}
+    for i, (namespace, key) in enumerate(locks):
+        params |= {f"n{i}": namespace, f"k{i}": key}
+    connection = await db.connection()  # the unit of work's transaction
+    await connection.execute(text(f"SELECT {calls}"), params)
+
+
+class _Limited(Protocol):
+    """A select with its own order and limit (sqlmodel's and SQLAlchemy's alike)."""
+
+    def subquery(self) -> Subquery: ...
+
+
+async def _newest_of_each(
+    db: AsyncSession, queries: Mapping[str, _Limited]
+) -> dict[str, list[Any]]:
+    """Run several limited queries as one UNION ALL, each row tagged with its query's name.
+
+    Each query keeps its own ORDER BY and LIMIT (as a subquery); the union's order is not
+    defined, so callers sort. One round trip instead of one per query, taken after the locks,
+    so every query sees the same committed state."""
+    tagged = []
+    for name, query in queries.items():
+        sub = query.subquery()
+        tagged.append(sa_select(literal(name).label("window"), *sub.c))
+    found: dict[str, list[Any]] = {name: [] for name in queries}
+    connection = await db.connection()
+    for window, *values in (await connection.execute(union_all(*tagged))).all():
+        found[window].append(tuple(values))
+    return found
+
+
+def _newest(row: tuple[str, datetime, int]) -> tuple[datetime, int]:
+    return row[1], row[2]
 
 
 class LoginAttempts:
@@ -28,34 +90,33 @@ class LoginAttempts:
         Every login takes the account lock before the network lock, so two logins never wait on
         each other in a cycle. A hash collision only serialises two unrelated keys, briefly.
         """
-        connection = await self.db.connection()  # the unit of work's transaction
-        for namespace, key in ((self._ACCOUNT_LOCK, email_key), (self._ADDRESS_LOCK, network)):
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:key))"),
-                {"namespace": namespace, "key": key},
-            )
+        await _lock_in_order(
+            self.db, (self._ACCOUNT_LOCK, email_key), (self._ADDRESS_LOCK, network)
+        )
 
     async def recent(
-        self,
-        since: datetime,
-        outcomes: Sequence[str],
-        count: int,
-        *,
-        email_key: str | None = None,
-        network: str | None = None,
-    ) -> list[tuple[str, datetime]]:
-        """The newest `count` attempts after `since` with one of `outcomes`, newest first."""
-        query = (
-            select(LoginAttempt.outcome, LoginAttempt.at)
-            .where(LoginAttempt.at > since, col(LoginAttempt.outcome).in_(outcomes))
-            .order_by(col(LoginAttempt.at).desc(), col(LoginAttempt.id).desc())
-            .limit(count)
-        )
-        if email_key is not None:
-            query = query.where(LoginAttempt.email_key == email_key)
-        if network is not None:
-            query = query.where(LoginAttempt.client_network == network)
-        return [(outcome, at) for outcome, at in (await self.db.exec(query)).all()]
+        self, since: datetime, windows: dict[str, AttemptWindow]
+    ) -> dict[str, list[tuple[str, datetime]]]:
+        """For each window, its newest attempts after `since`, newest first: one statement for
+        all of them (a login reads three windows)."""
+        queries = {}
+        for name, window in windows.items():
+            query = (
+                select(LoginAttempt.outcome, LoginAttempt.at, LoginAttempt.id)
+                .where(LoginAttempt.at > since, col(LoginAttempt.outcome).in_(window.outcomes))
+                .order_by(col(LoginAttempt.at).desc(), col(LoginAttempt.id).desc())
+                .limit(window.count)
+            )
+            if window.email_key is not None:
+                query = query.where(LoginAttempt.email_key == window.email_key)
+            if window.network is not None:
+                query = query.where(LoginAttempt.client_network == window.network)
+            queries[name] = query
+        rows = await _newest_of_each(self.db, queries)
+        return {
+            name: [(outcome, at) for outcome, at, _ in sorted(found, key=_newest, reverse=True)]
+            for name, found in rows.items()
+        }
 
     async def add(self, attempt: LoginAttempt) -> LoginAttempt:
         self.db.add(attempt)
@@ -83,34 +144,32 @@ class RequestEvents:
 
     async def lock(self, action: str, target_key: str, network: str) -> None:
         """Serialise decisions per target then per network until the transaction ends."""
-        connection = await self.db.connection()
-        for namespace, key in ((self._TARGET_LOCK, target_key), (self._NETWORK_LOCK, network)):
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:key))"),
-                {"namespace": namespace, "key": f"{action}:{key}"},
-            )
+        await _lock_in_order(
+            self.db,
+            (self._TARGET_LOCK, f"{action}:{target_key}"),
+            (self._NETWORK_LOCK, f"{action}:{network}"),
+        )
 
     async def recent(
-        self,
-        action: str,
-        since: datetime,
-        count: int,
-        *,
-        network: str | None = None,
-        target_key: str | None = None,
-    ) -> list[datetime]:
-        """When the newest `count` admitted requests after `since` came, newest first."""
-        query = (
-            select(RequestEvent.at)
-            .where(RequestEvent.action == action, col(RequestEvent.at) > since)
-            .order_by(col(RequestEvent.at).desc())
-            .limit(count)
-        )
-        if network is not None:
-            query = query.where(RequestEvent.client_network == network)
-        if target_key is not None:
-            query = query.where(RequestEvent.target_key == target_key)
-        return list((await self.db.exec(query)).all())
+        self, action: str, since: datetime, windows: dict[str, RequestWindow]
+    ) -> dict[str, list[datetime]]:
+        """For each window, when its newest admitted requests after `since` came, newest
+        first: one statement for all of them."""
+        queries = {}
+        for name, window in windows.items():
+            query = (
+                select(RequestEvent.at)
+                .where(RequestEvent.action == action, col(RequestEvent.at) > since)
+                .order_by(col(RequestEvent.at).desc())
+                .limit(window.count)
+            )
+            if window.network is not None:
+                query = query.where(RequestEvent.client_network == window.network)
+            if window.target_key is not None:
+                query = query.where(RequestEvent.target_key == window.target_key)
+            queries[name] = query
+        rows = await _newest_of_each(self.db, queries)
+        return {name: sorted((at for (at,) in found), reverse=True) for name, found in rows.items()}
 
     def add(self, event: RequestEvent) -> None:
         self.db.add(event)

@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from auth.hashing import OWASP_MINIMUMS, meets_floor
 from servicekit.settings import ServiceSettings
 
 
@@ -63,10 +64,20 @@ class Settings(ServiceSettings):
 
     password_min_length: int = Field(default=12, ge=12)  # ASVS 2.1.1
     password_max_length: int = Field(default=128, ge=64)
-    hash_concurrency: int = Field(default=4, ge=1, description="argon2 hashes at once (memory)")
-    argon2_time_cost: int = Field(default=3, ge=1)
-    argon2_memory_cost_kib: int = Field(default=65536, ge=8192)
-    argon2_parallelism: int = Field(default=4, ge=1)
+    argon2_time_cost: int = Field(default=2, ge=1, description="argon2id iterations")
+    argon2_memory_cost_kib: int = Field(default=19456, ge=8, description="argon2id memory, KiB")
+    argon2_parallelism: int = Field(default=1, ge=1, description="argon2id lanes")
+    hash_workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Hashes at once (threads); default one per core. Each holds "
+        "AUTH_ARGON2_MEMORY_COST_KIB while it runs.",
+    )
+    hash_queue_budget: timedelta = Field(
+        default=timedelta(seconds=1.5),
+        description="A password hash that would wait longer than this for a worker is refused "
+        "at once with 503 and Retry-After instead of queueing.",
+    )
 
     login_window: timedelta = timedelta(minutes=15)
     login_max_failures_per_account: int = Field(
@@ -96,6 +107,19 @@ class Settings(ServiceSettings):
     prune_interval: timedelta = Field(
         default=timedelta(hours=1), description="How often the worker deletes what has expired."
     )
+
+    @model_validator(mode="after")
+    def _hashing_at_or_above_owasp(self) -> Self:
+        # Tests hash at argon2's cheapest so that bursts test the workflows, not the hashing.
+        if self.environment != "test" and not meets_floor(
+            self.argon2_memory_cost_kib, self.argon2_time_cost
+        ):
+            raise ValueError(
+                "AUTH_ARGON2_MEMORY_COST_KIB and AUTH_ARGON2_TIME_COST are below OWASP's minimum "
+                "for argon2id (19456 KiB with 2 iterations, or an equal setting: "
+                f"{', '.join(f'{m} KiB x {t}' for m, t in OWASP_MINIMUMS)})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _keys_outside_dev(self) -> Self:

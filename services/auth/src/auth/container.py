@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from auth import keys
 from auth.config import Settings
-from auth.passwords import PasswordHasher, PasswordPolicy
+from auth.hashing import Argon2Cost, PasswordHasher
+from auth.passwords import PasswordPolicy
 from auth.unit_of_work import AuthUnitOfWork
 from events import get_logger
 from servicekit.clock import Clock, SystemClock
@@ -37,10 +38,13 @@ def key_ring(settings: Settings) -> keys.KeyRing:
 
 def build(settings: Settings, *, clock: Clock | None = None) -> Container:
     hasher = PasswordHasher(
-        time_cost=settings.argon2_time_cost,
-        memory_cost_kib=settings.argon2_memory_cost_kib,
-        parallelism=settings.argon2_parallelism,
-        concurrency=settings.hash_concurrency,
+        Argon2Cost(
+            time_cost=settings.argon2_time_cost,
+            memory_cost_kib=settings.argon2_memory_cost_kib,
+            parallelism=settings.argon2_parallelism,
+        ),
+        workers=settings.hash_workers,
+        budget_s=settings.hash_queue_budget.total_seconds(),
     )
     container = Container(
         settings=settings,

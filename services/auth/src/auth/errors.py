@@ -87,6 +87,24 @@ class Throttled(AuthError):
         return {"retry_after": self.seconds}
 
 
+class Overloaded(AuthError):
+    """More password hashes are queued than can finish within the latency budget: come back
+    shortly rather than wait for a timeout. Nothing was recorded; the same request can be sent
+    again as is."""
+
+    status, slug, title = 503, "overloaded", "Service busy"
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.seconds = retry_after_s
+        super().__init__(f"Too many requests are being handled; try again in {self.seconds} s.")
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.seconds)}
+
+    def extensions(self) -> dict[str, Any]:
+        return {"retry_after": self.seconds}
+
+
 class RateLimited(AuthError):
     """Too many requests of one kind from one network, or for one address: the same answer
     whether or not the address has an account."""

@@ -1,22 +1,13 @@
-"""Password policy (NIST SP 800-63B) and argon2id hashing off the event loop."""
+"""Password policy (NIST SP 800-63B): what a password must be before it is hashed (hashing.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import unicodedata
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from itertools import pairwise
-from typing import TypeVar
-
-from argon2 import PasswordHasher as Argon2
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from auth.errors import WeakPassword
-
-T = TypeVar("T")
 
 # Words a guesser tries first against this service (800-63B: "context-specific words").
 CONTEXT_WORDS = frozenset({"portfolio", "portfolios", "myportfolio"})
@@ -95,58 +86,3 @@ class PasswordPolicy:
                 "Your password must not be your email address, your name or the name of this "
                 "service, even with digits or symbols added.",
             )
-
-
-class PasswordHasher:
-    """argon2id in a small thread pool: a hash takes tens of milliseconds of CPU and 64 MiB, so
-    it never runs on the event loop, and a semaphore bounds how many run at once (memory).
-
-    Waiting happens on the semaphore, not in the executor's queue, so a request that is cancelled
-    while it waits gives its turn back instead of leaving work queued behind it.
-    """
-
-    def __init__(
-        self,
-        *,
-        time_cost: int = 3,
-        memory_cost_kib: int = 65536,
-        parallelism: int = 4,
-        concurrency: int = 4,
-    ) -> None:
-        self._argon2 = Argon2(
-            time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism
-        )
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2")
-        self._slots = asyncio.Semaphore(concurrency)
-        self._dummy: str | None = None
-
-    async def _run(self, fn: Callable[[], T]) -> T:
-        async with self._slots:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
-
-    async def hash(self, password: str) -> str:
-        argon2, plain = self._argon2, normalise(password)
-        return await self._run(lambda: argon2.hash(plain))
-
-    async def verify(self, password_hash: str, password: str) -> bool:
-        argon2, plain = self._argon2, normalise(password)
-
-        def check() -> bool:
-            try:
-                return argon2.verify(password_hash, plain)
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                return False
-
-        return await self._run(check)
-
-    async def verify_nobody(self, password: str) -> None:
-        """Spend the time of a real check when the account does not exist (timing oracle)."""
-        if self._dummy is None:
-            self._dummy = await self.hash("not a real password: only burns the same time")
-        await self.verify(self._dummy, password)
-
-    def needs_rehash(self, password_hash: str) -> bool:
-        return self._argon2.check_needs_rehash(password_hash)
-
-    async def aclose(self) -> None:
-        self._pool.shutdown(wait=False)

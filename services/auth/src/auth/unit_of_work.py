@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Self
 
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +26,18 @@ class Users:
         if lock:
             query = query.with_for_update()
         return (await self.db.exec(query)).first()
+
+    async def add_unless_taken(self, user: User) -> bool:
+        """Insert a new account unless its address is taken, in one statement: no window
+        between the check and the insert, and no error to recover from when it is taken."""
+        statement = (
+            insert(User)
+            .values(user.model_dump())
+            .on_conflict_do_nothing(index_elements=["email_key"])
+            .returning(col(User.id))
+        )
+        connection = await self.db.connection()
+        return (await connection.execute(statement)).first() is not None
 
     async def by_email_key(self, email_key: str, *, lock: bool = False) -> User | None:
         query = select(User).where(User.email_key == email_key)

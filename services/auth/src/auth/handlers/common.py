@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from auth import errors, throttle
+from auth.attempts import RequestWindow
 from auth.config import Settings
 from auth.models import RequestEvent
 from auth.networks import network_of, target_of
@@ -35,20 +36,16 @@ async def admit(
     429: per client network, and per target inbox. Checked before any argon2 hash, so a flood
     costs a query, not the hashing pool; the answer is the same for known and new addresses."""
     network, target = network_of(client.address), target_of(email_key)
-    window = settings.request_window
+    limits = {
+        "network": (RequestWindow(settings.requests_max_per_network, network=network)),
+        "target": (RequestWindow(settings.requests_max_per_target, target_key=target)),
+    }
     async with uow() as tx:
         await tx.requests.lock(action, target, network)
-        per_network = await tx.requests.recent(
-            action, now - window, settings.requests_max_per_network, network=network
-        )
-        per_target = await tx.requests.recent(
-            action, now - window, settings.requests_max_per_target, target_key=target
-        )
-        for recent, maximum in (
-            (per_network, settings.requests_max_per_network),
-            (per_target, settings.requests_max_per_target),
-        ):
-            wait = throttle.window_wait(recent, throttle.Limit(maximum, window), now)
+        recent = await tx.requests.recent(action, now - settings.request_window, limits)
+        for name, window in limits.items():
+            limit = throttle.Limit(window.count, settings.request_window)
+            wait = throttle.window_wait(recent[name], limit, now)
             if wait is not None:
                 raise errors.RateLimited(wait)
         tx.requests.add(

@@ -6,10 +6,12 @@ import uuid
 from datetime import datetime
 
 from auth import errors, throttle
+from auth.attempts import AttemptWindow
 from auth.config import Settings
 from auth.emails import normalise
 from auth.handlers.common import Client, UowFactory
 from auth.handlers.sessions import new_refresh_token, token_pair
+from auth.hashing import PasswordHasher
 from auth.keys import KeyRing
 from auth.models import (
     ACTIVE,
@@ -26,7 +28,6 @@ from auth.models import (
 )
 from auth.networks import network_of
 from auth.opaque_tokens import new_token
-from auth.passwords import PasswordHasher
 from events import get_logger
 from events.contracts import UserLoggedInV1
 from servicekit.clock import Clock
@@ -54,31 +55,36 @@ async def _begin_attempt(
         # Only an account's counts restart after a success: one known account must not reset
         # the count of a network that is guessing at others.
         with_success = (*throttle.FAILURES, SUCCESS)
-        here = await tx.attempts.recent(
+        recent = await tx.attempts.recent(
             now - window,
-            with_success,
-            settings.login_max_failures_per_account,
-            email_key=email_key,
-            network=network,
-        )
-        from_network = await tx.attempts.recent(
-            now - window,
-            throttle.FAILURES,
-            settings.login_max_failures_per_address,
-            network=network,
-        )
-        anywhere = await tx.attempts.recent(
-            now - window, with_success, settings.login_account_slow_after, email_key=email_key
+            {
+                "here": AttemptWindow(
+                    with_success,
+                    settings.login_max_failures_per_account,
+                    email_key=email_key,
+                    network=network,
+                ),
+                "network": AttemptWindow(
+                    throttle.FAILURES, settings.login_max_failures_per_address, network=network
+                ),
+                "anywhere": AttemptWindow(
+                    with_success, settings.login_account_slow_after, email_key=email_key
+                ),
+            },
         )
         waits = {
             "account and network": throttle.wait_time(
-                here, throttle.Limit(settings.login_max_failures_per_account, window), now
+                recent["here"],
+                throttle.Limit(settings.login_max_failures_per_account, window),
+                now,
             ),
             "network": throttle.wait_time(
-                from_network, throttle.Limit(settings.login_max_failures_per_address, window), now
+                recent["network"],
+                throttle.Limit(settings.login_max_failures_per_address, window),
+                now,
             ),
             "account (spaced)": throttle.spacing_wait(
-                anywhere,
+                recent["anywhere"],
                 throttle.Limit(settings.login_account_slow_after, window),
                 settings.login_account_delay,
                 now,
@@ -139,14 +145,20 @@ async def login(
     """Check the password and open a session. Unknown email and wrong password are one answer,
     in the same time; the account's state is told only to someone who knows its password."""
     email_key = _login_key(email)
+    hasher.check_capacity()  # before the attempt is recorded: a refusal is not a failure
     now = clock.now()
     attempt, user = await _begin_attempt(uow, email_key, client, now, settings)
     # The slow part runs outside any transaction; an unknown email costs the same time.
-    if user is None:
-        await hasher.verify_nobody(password)
-        ok = False
-    else:
-        ok = await hasher.verify(user.password_hash, password)
+    try:
+        if user is None:
+            await hasher.verify_nobody(password)
+            ok = False
+        else:
+            ok = await hasher.verify(user.password_hash, password)
+    except errors.Overloaded:
+        # Refused between the check and the hash: the attempt counts as no guess.
+        await _settle_attempt(uow, attempt, THROTTLED, user.id if user else None)
+        raise
     if user is None or not ok:
         await _settle_attempt(uow, attempt, BAD_CREDENTIALS, user.id if user else None)
         raise errors.InvalidCredentials()

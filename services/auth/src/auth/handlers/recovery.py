@@ -8,9 +8,10 @@ from auth import errors
 from auth.config import Settings
 from auth.emails import normalise
 from auth.handlers.common import Client, UowFactory, admit
+from auth.hashing import PasswordHasher
 from auth.models import ACTIVE, DISABLED, PENDING, RESET, PasswordResetToken
 from auth.opaque_tokens import new_token, token_hash
-from auth.passwords import PasswordHasher, PasswordPolicy
+from auth.passwords import PasswordPolicy
 from events import get_logger
 from events.contracts import UserPasswordResetRequestedV1, UserVerifiedV1
 from servicekit.clock import Clock

@@ -5,12 +5,11 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from auth import errors
 from auth.config import Settings
 from auth.emails import normalise
 from auth.handlers.common import Client, UowFactory, admit
+from auth.hashing import PasswordHasher
 from auth.models import (
     ACTIVE,
     PENDING,
@@ -20,7 +19,7 @@ from auth.models import (
     VerificationToken,
 )
 from auth.opaque_tokens import new_token, token_hash
-from auth.passwords import PasswordHasher, PasswordPolicy
+from auth.passwords import PasswordPolicy
 from auth.unit_of_work import AuthUnitOfWork
 from events import get_logger
 from events.contracts import (
@@ -53,30 +52,25 @@ async def register_user(
     email, email_key = normalise(request.email)
     display_name = _display_name(request.display_name)
     policy.check(request.password, email=email, display_name=display_name)
+    hasher.check_capacity()  # before the request counts against any limit
     now = clock.now()
     await admit(uow, REGISTER, client, email_key, now, settings)
     password_hash = await hasher.hash(request.password)  # for a known address too: equal time
+    user = User(
+        email=email,
+        email_key=email_key,
+        display_name=display_name,
+        password_hash=password_hash,
+        status=PENDING,
+        created_at=now,
+    )
     async with uow() as tx:
-        existing = await tx.users.by_email_key(email_key)
-        if existing is not None:
-            await _tell_the_owner(tx, existing, now)
-            await tx.commit()
-            return
-        user = User(
-            email=email,
-            email_key=email_key,
-            display_name=display_name,
-            password_hash=password_hash,
-            status=PENDING,
-            created_at=now,
-        )
-        tx.db.add(user)
-        try:
-            await tx.db.flush()
-        except IntegrityError:
-            # Registered concurrently: that registration stands, and this one is its twin
-            # (the per-target limit already counted both).
-            log.info("registration raced another for the same address")
+        # One statement decides: a new account, or the address is taken (and stays untouched).
+        if not await tx.users.add_unless_taken(user):
+            existing = await tx.users.by_email_key(email_key)
+            if existing is not None:  # None: deleted by retention since; nothing to tell
+                await _tell_the_owner(tx, existing, now)
+                await tx.commit()
             return
         token = _new_verification_token(tx, user, now, settings.verification_ttl)
         await tx.publish(
