@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from events import tracing
 from events.context import Correlation, correlated, new_correlation_id
 from events.logs import get_logger
 from servicekit import openapi
@@ -28,11 +29,15 @@ CORRELATION_ID = "x-correlation-id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = get_logger("servicekit.http")
 
+TRACEPARENT = "traceparent"
+UNTRACKED = frozenset({"/metrics", "/healthz"})
+"""Routes scraped and probed every few seconds: counted, they would drown the traffic."""
+
 REQUESTS = Counter("http_requests_total", "HTTP requests.", ["method", "route", "status"])
 LATENCY = Histogram(
     "http_request_duration_seconds",
-    "HTTP request latency.",
-    ["method", "route"],
+    "HTTP request latency by route template and status class (2xx, 4xx, 5xx).",
+    ["method", "route", "status_class"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
@@ -82,6 +87,7 @@ class RequestContextMiddleware:
         correlation_id = asked if _SAFE_ID.match(asked) else request_id
         route = _route_template(self.router_app, scope)
         method = scope["method"]
+        traceparent = headers.get(TRACEPARENT.encode(), b"").decode("latin-1")
         status = 500
         responded = False
         started = time.perf_counter()
@@ -99,7 +105,11 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
-        with correlated(Correlation(correlation_id), request_id=request_id):
+        tags = {"request_id": request_id, "correlation_id": correlation_id, "route": route}
+        with (
+            tracing.transaction("http.server", f"{method} {route}", traceparent, tags) as trace,
+            correlated(Correlation(correlation_id, traceparent=trace), request_id=request_id),
+        ):
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception as exc:
@@ -119,9 +129,10 @@ class RequestContextMiddleware:
                 await response(scope, receive, send_with_id)
             finally:
                 elapsed = time.perf_counter() - started
-                if route not in ("/metrics", "/healthz"):
+                tracing.set_http_status(status)
+                if route not in UNTRACKED:
                     REQUESTS.labels(method, route, str(status)).inc()
-                    LATENCY.labels(method, route).observe(elapsed)
+                    LATENCY.labels(method, route, f"{status // 100}xx").observe(elapsed)
                     log.info(
                         "request",
                         method=method,
