@@ -16,6 +16,7 @@ from events import new_event, tracing
 from events.contracts import UserVerifiedV1
 from events.telemetry import init_sentry
 from events.testing import SentryCapture, example, scrape_registry, wait_for
+from events.testing.metrics import parse
 from servicekit.http import create_app
 from servicekit.problems import Problem
 
@@ -119,3 +120,25 @@ async def test_a_request_is_a_transaction_whose_trace_its_events_carry(
     assert transaction["contexts"]["trace"]["status"] == "ok"
     assert transaction["tags"]["service"] == "portfolio"
     assert json.dumps(transaction).count("00f067aa0ba902b7") == 1, "the caller's span is the parent"
+
+
+async def test_metrics_say_whether_the_process_is_ready_and_which_dependency_is_down() -> None:
+    broker_up = True
+
+    async def database() -> None:
+        return None
+
+    async def broker() -> None:
+        if not broker_up:
+            raise ConnectionError("broker unreachable")
+
+    app = create_app(title="test", readiness={"database": database, "broker": broker})
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        ready = parse((await client.get("/metrics")).text)
+        broker_up = False
+        down = parse((await client.get("/metrics")).text)
+    assert ready.total("service_ready") == 1
+    assert down.total("service_ready") == 0
+    assert down.total("service_dependency_up", dependency="database") == 1
+    assert down.total("service_dependency_up", dependency="broker") == 0

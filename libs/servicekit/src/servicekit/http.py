@@ -12,7 +12,7 @@ from typing import Any
 import sentry_sdk
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,6 +39,15 @@ LATENCY = Histogram(
     "HTTP request latency by route template and status class (2xx, 4xx, 5xx).",
     ["method", "route", "status_class"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+READY = Gauge(
+    "service_ready", "1 while every dependency /readyz checks is reachable (set at each scrape)."
+)
+DEPENDENCY_UP = Gauge(
+    "service_dependency_up",
+    "1 per dependency reachable (a degraded cache counts as down), set at each scrape.",
+    ["dependency"],
 )
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -142,6 +151,22 @@ class RequestContextMiddleware:
                     )
 
 
+async def _check(checks: Mapping[str, ReadinessCheck]) -> tuple[bool, dict[str, str]]:
+    """Run every readiness check: (all required ones pass, each one's result)."""
+    results: dict[str, str] = {}
+    ok = True
+    for name, check in checks.items():
+        try:
+            await check()
+            results[name] = "ok"
+        except Degraded as exc:
+            results[name] = f"degraded: {exc}"[:300]
+        except Exception as exc:
+            ok = False
+            results[name] = f"failing: {exc}"[:300]
+    return ok, results
+
+
 def create_app(
     *,
     title: str,
@@ -180,18 +205,7 @@ def create_app(
         responses={503: {"model": Readiness, "description": "A dependency is failing"}},
     )
     async def readyz() -> JSONResponse:
-        checks = readiness() if callable(readiness) else readiness
-        results: dict[str, str] = {}
-        ok = True
-        for name, check in checks.items():
-            try:
-                await check()
-                results[name] = "ok"
-            except Degraded as exc:
-                results[name] = f"degraded: {exc}"[:300]
-            except Exception as exc:
-                ok = False
-                results[name] = f"failing: {exc}"[:300]
+        ok, results = await _check(readiness() if callable(readiness) else readiness)
         degraded = any(r.startswith("degraded") for r in results.values())
         status = ("degraded" if degraded else "ready") if ok else "not ready"
         return JSONResponse(
@@ -214,6 +228,12 @@ def create_app(
             },
         )
         async def prometheus_metrics() -> Response:
+            # Readiness is measured here too, so an alert sees a process that is up but cannot
+            # reach its database or broker (Prometheus scrapes metrics, not /readyz).
+            ok, results = await _check(readiness() if callable(readiness) else readiness)
+            READY.set(1 if ok else 0)
+            for name, result in results.items():
+                DEPENDENCY_UP.labels(name).set(1 if result == "ok" else 0)
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
