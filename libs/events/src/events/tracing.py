@@ -51,12 +51,20 @@ def new_traceparent(trace_id: str | None = None, *, sampled: bool = True) -> str
 
 @contextmanager
 def transaction(
-    op: str, name: str, traceparent: str | None, tags: Mapping[str, str] | None = None
+    op: str,
+    name: str,
+    traceparent: str | None,
+    tags: Mapping[str, str] | None = None,
+    *,
+    record: bool = True,
 ) -> Iterator[str]:
     """Run the block as a Sentry transaction continuing `traceparent`'s trace (a new trace when
-    it has none); yields the traceparent that work caused inside the block must carry."""
+    it has none); yields the traceparent that work caused inside the block must carry.
+
+    `record=False` keeps the trace id flowing without sending a transaction (health probes and
+    scrapes, which would drown the traces that matter)."""
     parent = parse(traceparent)
-    if not _enabled:
+    if not (_enabled and record):
         yield traceparent if traceparent and parent else new_traceparent()
         return
     headers = {}

@@ -32,6 +32,8 @@ log = get_logger("servicekit.http")
 TRACEPARENT = "traceparent"
 UNTRACKED = frozenset({"/metrics", "/healthz"})
 """Routes scraped and probed every few seconds: counted, they would drown the traffic."""
+UNTRACED = UNTRACKED | {"/readyz"}
+"""Routes never sent to Sentry as transactions (a probe each second is not performance data)."""
 
 REQUESTS = Counter("http_requests_total", "HTTP requests.", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -116,7 +118,9 @@ class RequestContextMiddleware:
 
         tags = {"request_id": request_id, "correlation_id": correlation_id, "route": route}
         with (
-            tracing.transaction("http.server", f"{method} {route}", traceparent, tags) as trace,
+            tracing.transaction(
+                "http.server", f"{method} {route}", traceparent, tags, record=route not in UNTRACED
+            ) as trace,
             correlated(Correlation(correlation_id, traceparent=trace), request_id=request_id),
         ):
             try:
