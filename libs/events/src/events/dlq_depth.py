@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import aiormq
-from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
 from events import telemetry
 from events.logs import get_logger
@@ -29,15 +28,16 @@ class DlqDepthMonitor:
         self._connection = connection
         self._queues = queues
         self._interval_s = interval_s
-        self._channel: AbstractChannel | None = None
+        self._channel: AbstractRobustChannel | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
                 try:
                     await self.poll_once()
-                except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
-                    # A missing queue closes the channel; the next pass opens a new one.
+                except Exception as exc:
+                    # A missing queue closes the channel, a broker cut loses it: the next pass
+                    # opens a new one. The gauge keeps its last value meanwhile.
                     log.warning("DLQ depth poll failed", error=repr(exc))
                     self._channel = None
                 with contextlib.suppress(TimeoutError):
@@ -52,7 +52,11 @@ class DlqDepthMonitor:
             self._channel = await self._connection.channel()
         depths: dict[str, int] = {}
         for queue in self._queues:
-            declared = await self._channel.declare_queue(dead_letter_queue(queue), passive=True)
+            # Not robust: a robust channel answers a repeated passive declare from its cache,
+            # with the count of the first one.
+            declared = await self._channel.declare_queue(
+                dead_letter_queue(queue), passive=True, robust=False
+            )
             depth = declared.declaration_result.message_count or 0
             telemetry.DLQ_MESSAGES.labels(queue).set(depth)
             depths[queue] = depth

@@ -54,6 +54,7 @@ async def test_deliveries_are_counted_by_outcome_and_the_dlq_depth_is_reported(
     consumer = Consumer(connection, router, bus_settings)
     await consumer.start()
     monitor = DlqDepthMonitor(connection, [queue], interval_s=60)
+    assert await monitor.poll_once() == {queue: 0}  # a second poll must see the change
     before = scrape_registry()
     try:
         fine = example_event(UserRegisteredV1)
