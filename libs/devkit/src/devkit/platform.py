@@ -32,6 +32,8 @@ from servicekit.service import Service
 LOG_ROOT = providers.ROOT / ".e2e"
 # The email policy (1 min .. 6 h) shrunk 3000 times: 20 ms .. 7.2 s, a 29 s budget.
 E2E_RETRY_SCALE = float(os.environ.get("E2E_RETRY_TIME_SCALE", str(1 / 3000)))
+READY_TIMEOUT_S = float(os.environ.get("E2E_READY_TIMEOUT_S", "60"))
+"""How long each process may take to become ready (a loaded machine imports slowly)."""
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 START_ORDER = ("auth",)
 """Started first: the others verify tokens with auth's keys."""
@@ -137,7 +139,7 @@ class Platform:
             await asyncio.gather(*(self._migrate(s) for s in self.services))
             for service in self.services:
                 await self._spawn(service)
-            await asyncio.gather(*(p.wait_ready() for p in self.processes.values()))
+            await asyncio.gather(*(p.wait_ready(READY_TIMEOUT_S) for p in self.processes.values()))
             await self._start_prometheus()
         except BaseException:
             await self.stop()
