@@ -110,3 +110,4 @@ async def test_one_trace_spans_the_request_the_relay_and_the_handler(
     assert spans["queue.process"]["transaction"] == sub.queue
     request_span = spans["http.server"]["contexts"]["trace"]["span_id"]
     assert spans["queue.publish"]["contexts"]["trace"]["parent_span_id"] == request_span
+    assert spans["queue.process"]["contexts"]["trace"]["status"] == "ok"

@@ -147,6 +147,7 @@ class Consumer:
                 self._metrics(route.queue, event.type)[1 if outcome.duplicate else 0].inc()
                 await self._ack(message)
                 return
+            tracing.set_status("internal_error")
             policy = self._policies[route.queue]
             decision = policy.decide(
                 attempt,

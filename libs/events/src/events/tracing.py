@@ -78,6 +78,14 @@ def transaction(
         started = sentry_sdk.continue_trace(headers, op=op, name=name, source="task")
         with sentry_sdk.start_transaction(started) as span:
             yield f"00-{span.trace_id}-{span.span_id}-{'01' if span.sampled else '00'}"
+            if span.status is None:
+                span.set_status("ok")
+
+
+def set_status(status: str) -> None:
+    """Mark the transaction in progress (`internal_error` for a handler run that failed)."""
+    if _enabled and (span := sentry_sdk.get_current_span()) is not None:
+        span.set_status(status)
 
 
 def set_http_status(status: int) -> None:
