@@ -27,7 +27,7 @@ dev *args:
     just up {{args}}
 
 # Every suite: the bus, the shared kits, each service, contracts, end to end.
-test: test-events test-servicekit test-devkit test-services test-contract e2e
+test: test-events test-servicekit test-devkit test-services test-contract test-alerts e2e
 
 # libs/events: unit tests and the integration tests on RabbitMQ and PostgreSQL.
 test-events *args:
@@ -63,6 +63,12 @@ test-media *args:
 
 test-search *args:
     just test-service search {{args}}
+
+# The alert rules' unit tests (promtool, from Debian's prometheus package; installed if missing).
+test-alerts:
+    bash scripts/prometheus.sh
+    promtool check rules monitoring/alerts.yml
+    promtool test rules monitoring/alerts.test.yml
 
 # Cross-service contract tests over the catalog.
 test-contract *args:

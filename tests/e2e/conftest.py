@@ -5,6 +5,7 @@ A failing test gets the tail of every service's log attached to its report.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Generator
 from typing import Any
 
@@ -76,7 +77,9 @@ async def platform() -> AsyncIterator[Platform]:
     global _platform, _tap, _infra
     problem: str | None = None
     try:
-        platform = Platform(providers.choose())
+        # E2E_SERVICES=auth,notify runs a subset, for a test that needs only those.
+        only = os.environ.get("E2E_SERVICES")
+        platform = Platform(providers.choose(), only=tuple(only.split(",")) if only else None)
         await platform.start()
     except providers.ProviderUnavailable as exc:
         problem = str(exc)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from events.testing import delivery, wait_for
+from events.testing import delivery, scrape_registry, wait_for
 from media.bootstrap import SERVICE
 from media.container import Container
 from media.handlers.access import project_portfolio
@@ -53,8 +53,15 @@ async def test_every_size_is_stored_once_without_metadata_and_recorded(
 ) -> None:
     event = await uploaded(container, issuer, outbox, tmp_path)
     process = container.bound(process_upload)
+    before = scrape_registry()
     await process(delivery(event, "media.process_upload"))
     await process(delivery(event, "media.process_upload", attempt=2))  # a redelivery
+    after = scrape_registry()
+    for name, labels in (
+        ("media_processing_seconds_count", {}),
+        ("media_processed_total", {"outcome": "ready"}),
+    ):
+        assert after.total(name, **labels) - before.total(name, **labels) == 1, name
     variants = sorted(k for k in stored_keys() if k.startswith("variants/"))
     names = sorted(k.rsplit("/", 1)[-1] for k in variants)
     assert names == ["1600w.jpg", "1600w.webp", "200w.jpg", "200w.webp", "800w.jpg", "800w.webp"]

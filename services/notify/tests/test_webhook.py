@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from events.testing import scrape_registry
 from notify.bootstrap import SERVICE
 from notify.config import Settings
 from notify.container import Container, build
@@ -190,3 +191,27 @@ async def test_a_body_far_beyond_a_sendgrid_batch_is_refused_unread(
     )
     assert response.status_code == 413
     assert response.json()["type"] == PROBLEM + "body-too-large"
+
+
+async def test_new_suppressions_are_counted_by_kind(
+    api: tuple[httpx.AsyncClient, Container], signer: Signer
+) -> None:
+    client, _ = api
+    body = batch(
+        {"event": "bounce", "type": "bounce", "email": "a@example.org", "sg_event_id": "m1"},
+        {"event": "bounce", "type": "blocked", "email": "b@example.org", "sg_event_id": "m2"},
+        {"event": "spamreport", "email": "c@example.org", "sg_event_id": "m3"},
+    )
+    before = scrape_registry()
+    for _ in range(2):  # SendGrid's retry of the same batch suppresses nothing new
+        response = await client.post(
+            "/webhooks/email-events", content=body, headers=signer.headers(body)
+        )
+        assert response.status_code == 200, response.text
+    after = scrape_registry()
+    bounces = {
+        kind: after.total("notify_bounces_total", kind=kind)
+        - before.total("notify_bounces_total", kind=kind)
+        for kind in ("bounce", "spamreport")
+    }
+    assert bounces == {"bounce": 1, "spamreport": 1}

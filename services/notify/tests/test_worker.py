@@ -123,9 +123,11 @@ async def test_a_server_down_past_the_retries_parks_the_message_and_says_so(
 ) -> None:
     await smtp.stop()
     with SentryCapture() as sentry:
-        init_sentry(sentry.dsn, service="notify", environment="test")
+        init_sentry(sentry.dsn, service="notify", environment="test", release="9.9.9")
         try:
-            event = example_event(UserRegisteredV1, email="later@example.org")
+            event = example_event(
+                UserRegisteredV1, email="later@example.org", correlation_id="signup-later"
+            )
             token = uuid.uuid4().hex + uuid.uuid4().hex
             verification = example_event(
                 UserVerificationRequestedV1, email="later@example.org", token=token
@@ -162,6 +164,18 @@ async def test_a_server_down_past_the_retries_parks_the_message_and_says_so(
                 timeout=10,
                 message="Sentry heard of both parked messages",
             )
+            [welcome] = [
+                e for e in sentry.events() if e["tags"].get("queue") == "notify.welcome_email"
+            ]
+            tags = welcome["tags"]
+            assert {k: tags.get(k) for k in ("service", "environment", "release")} == {
+                "service": "notify",
+                "environment": "test",
+                "release": "9.9.9",
+            }
+            assert (tags["event_type"], tags["attempts"]) == ("user.registered.v1", "6")
+            assert (tags["correlation_id"], tags["event_id"]) == ("signup-later", str(event.id))
+            assert tags["dead_letter_reason"] == "retries_exhausted"
             # The alert names the failure, never the secret the event carried.
             [dead_verification] = await ops.browse("notify.verification_email")
             assert token not in json.dumps(sentry.events())

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from events.contracts import PortfolioUpdatedV1
-from events.testing import delivery, example_event
+from events.testing import delivery, example_event, scrape_registry
 from portfolio.bootstrap import SERVICE
 from portfolio.cache import CacheUnavailable
 from portfolio.config import Settings
@@ -20,6 +20,8 @@ from portfolio.container import Container, build
 from portfolio.handlers.cache import clear_cached_page
 from portfolio.testing import create, verified_owner
 from servicekit.testing import TokenIssuer, api_client
+
+CACHE = "portfolio_cache_requests_total"
 
 
 async def test_a_public_page_is_cached_then_cleared_by_a_change(
@@ -33,6 +35,7 @@ async def test_a_public_page_is_cached_then_cleared_by_a_change(
     auth = issuer.bearer(owner)
     portfolio = await create(client, auth, title="Before", slug="page", visibility="public")
     key = f"{settings.redis.key_prefix}:page:ada-lovelace:page"
+    before = scrape_registry()
     first = await client.get("/public/ada-lovelace/page")
     assert first.json()["title"] == "Before"
     assert await redis.exists(key) == 1
@@ -53,6 +56,12 @@ async def test_a_public_page_is_cached_then_cleared_by_a_change(
     assert changed.status_code == 200
     assert await redis.exists(key) == 0, "the change cleared the cached page"
     assert (await client.get("/public/ada-lovelace/page")).json()["title"] == "After"
+    after = scrape_registry()
+    lookups = {
+        result: after.total(CACHE, result=result) - before.total(CACHE, result=result)
+        for result in ("hit", "miss", "error")
+    }
+    assert lookups == {"hit": 2, "miss": 2, "error": 0}, "miss, hit, hit (304), miss after change"
 
 
 async def test_only_public_and_unlisted_pages_are_public(

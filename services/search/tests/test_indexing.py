@@ -4,6 +4,7 @@ portfolios are found; late, repeated and out-of-order events leave the newest st
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from events.contracts import (
     PortfolioUpdatedV1,
     UserRegisteredV1,
 )
-from events.testing import delivery, example_event
+from events.testing import delivery, example_event, scrape_registry
 from search.container import Container
 from search.handlers.indexing import index_media, index_portfolio, record_owner
 from search.handlers.maintenance import reconcile
@@ -124,3 +125,28 @@ async def test_late_repeated_and_out_of_order_events_leave_the_newest_state(
     assert [h["title"] for h in hits] == ["Fishing villages"]
     assert await found(client, "harbour") == [], "the late created event did not win"
     assert len(await found(client, "nets")) == 1, "the item added out of order is there"
+
+
+async def test_the_index_lag_is_observed_for_each_change_written_and_only_those(
+    container: Container, client: httpx.AsyncClient
+) -> None:
+    quay = Portfolio("Quay at noon")
+    created = quay.next(PortfolioCreatedV1)
+    created = created.model_copy(update={"time": created.time - timedelta(seconds=30)})
+    updated = quay.next(PortfolioUpdatedV1, changed=["title"])
+    name = "search_index_lag_seconds"
+    before = scrape_registry()
+    await feed(container, created, updated, updated)  # the repeat is absorbed: no write
+    stale = created.model_copy(update={"id": uuid.uuid4()})
+    await feed(container, stale)  # an older version, late: nothing changes
+    after = scrape_registry()
+    counts = {
+        t: after.total(f"{name}_count", event_type=t) - before.total(f"{name}_count", event_type=t)
+        for t in ("portfolio.created.v1", "portfolio.updated.v1")
+    }
+    assert counts == {"portfolio.created.v1": 1, "portfolio.updated.v1": 1}
+    lag = after.total(f"{name}_sum", event_type="portfolio.created.v1") - before.total(
+        f"{name}_sum", event_type="portfolio.created.v1"
+    )
+    assert 30 <= lag < 60, "the created event was written 30 s after it happened"
+    assert len(await found(client, "quay")) == 1

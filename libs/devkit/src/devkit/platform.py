@@ -1,6 +1,7 @@
 """The platform of one run on this machine: infrastructure from a provider, then every service's
 migrate, api and worker as processes (the entry points the images run), an SMTP catcher the
-tests read back, and a local Sentry endpoint.
+tests read back, a local Sentry endpoint, and a Prometheus (where installed) scraping every
+process with the alert rules loaded.
 
 Services are found from the catalog and their declarations (`<name>.bootstrap.SERVICE`), so a
 new service needs no list to be edited here: what it `needs` (smtp, s3, redis, ...) is provided
@@ -21,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 from devkit import providers
 from devkit.faultproxy import FaultProxy
 from devkit.processes import ServiceProcess
+from devkit.prometheus import DEV_PORT, PrometheusServer, Target
 from devkit.servers import free_port
 from devkit.smtp import SmtpServer
 from events.catalog import CATALOG
@@ -89,6 +91,8 @@ class Platform:
     env_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
     """Settings a caller imposes on a service above its local defaults (a benchmark's profile),
     unprefixed: `{"auth": {"ARGON2_TIME_COST": "3"}}`."""
+    prometheus: PrometheusServer | None = field(default=None, init=False)
+    """Started when the prometheus binary is installed (scripts/prometheus.sh)."""
     _sentry_running: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
@@ -143,9 +147,33 @@ class Platform:
             for service in self.services:
                 await self._spawn(service)
             await asyncio.gather(*(p.wait_ready(READY_TIMEOUT_S) for p in self.processes.values()))
+            await self._start_prometheus()
         except BaseException:
             await self.stop()
             raise
+
+    def metrics_targets(self) -> list[Target]:
+        """Every process's ops app: the worker's port, and the api's admin port."""
+        targets = []
+        for service in self.services:
+            targets.append(
+                Target(service.name, "worker", f"127.0.0.1:{self.ports[service.name][1]}")
+            )
+            targets.append(
+                Target(service.name, "api", f"127.0.0.1:{self.admin_ports[service.name]}")
+            )
+        return targets
+
+    async def _start_prometheus(self) -> None:
+        if not PrometheusServer.available():
+            return
+        self.prometheus = PrometheusServer(
+            self.metrics_targets(),
+            self.log_dir / "prometheus",
+            port=DEV_PORT if self.dev else 0,
+            interval_s=5.0 if self.dev else 1.0,
+        )
+        await self.prometheus.start()
 
     def _start_proxies(self) -> None:
         assert self.run is not None
@@ -190,6 +218,8 @@ class Platform:
             "BUS__RETRY_TIME_SCALE": str(1 if self.dev else self.retry_time_scale),
             "BUS__RECONNECT_INTERVAL_S": "0.5",
             "SENTRY_DSN": self.sentry.dsn,
+            "SENTRY_TRACES_SAMPLE_RATE": "1.0",
+            "BUS__DLQ_POLL_INTERVAL_S": "5" if self.dev else "0.5",
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(api_port),
             "WORKER_PORT": str(worker_port),
@@ -230,6 +260,9 @@ class Platform:
         # Workers first: they drain their deliveries while the APIs are still up.
         for name in sorted(self.processes, key=lambda n: n.endswith("-api")):
             await self.processes[name].stop()
+        if self.prometheus is not None:
+            self.prometheus.stop()
+            self.prometheus = None
         for proxy in self.proxies.values():
             proxy.stop()
         self.proxies.clear()

@@ -22,6 +22,14 @@ async def _serve_forever(platform: Platform) -> None:
         print(f"{name:18} {process.url}   log: {process.log_path}")
     print(f"{'SMTP catcher':18} 127.0.0.1:{platform.smtp.port}")
     print(f"{'Sentry endpoint':18} {platform.sentry.dsn}")
+    for target in platform.metrics_targets():
+        print(f"{'metrics':18} http://{target.address}/metrics   ({target.service} {target.role})")
+    if platform.prometheus is not None:
+        url = platform.prometheus.url
+        print(f"{'Prometheus UI':18} {url}   (targets: {url}/targets)")
+        print(f"{'alerts':18} {url}/alerts   (rules: monitoring/alerts.yml)")
+    else:
+        print("Prometheus is not installed (bash scripts/prometheus.sh): no alerts in this run.")
     mailbox = platform.log_dir / "mail"
     mailbox.mkdir(parents=True, exist_ok=True)
     print(f"Mail received by the catcher is written to {mailbox}/. Ctrl-C stops everything.")

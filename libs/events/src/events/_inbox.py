@@ -8,6 +8,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from events.outcomes import note_duplicate
 from events.routing import Delivery
 from events.tables import inbox
 
@@ -40,4 +41,7 @@ async def claim(session: AsyncSession, delivery: Delivery[Any]) -> bool:
             "event_type": delivery.event.type,
         },
     )
-    return result.first() is not None
+    if result.first() is None:
+        note_duplicate()
+        return False
+    return True

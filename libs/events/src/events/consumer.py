@@ -18,7 +18,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from events import failures, telemetry
+from events import failures, outcomes, telemetry, tracing
 from events._amqp import ATTEMPT, attempt_of, copy_message
 from events.context import Correlation, correlated
 from events.errors import ContractViolation, PublishError, is_retryable
@@ -77,7 +77,7 @@ class Consumer:
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._control: AbstractChannel | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
-        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
 
     async def start(self) -> None:
         """Declare the topology and start consuming; prefetch is set before the first consume."""
@@ -136,12 +136,18 @@ class Consumer:
                 await self._dead_letter(route, message, exc, attempt, GiveUp("non_retryable"))
             return
         delivery = Delivery(event, route.queue, attempt, bool(message.redelivered))
-        with handling(delivery):
+        tags = {"queue": route.queue, "event_type": event.type}
+        with (
+            tracing.transaction("queue.process", route.queue, event.traceparent, tags),
+            handling(delivery),
+            outcomes.observed() as outcome,
+        ):
             error, failed_at = await self._run(route, delivery)
             if error is None:
-                self._metrics(route.queue, event.type)[0].inc()
+                self._metrics(route.queue, event.type)[1 if outcome.duplicate else 0].inc()
                 await self._ack(message)
                 return
+            tracing.set_status("internal_error")
             policy = self._policies[route.queue]
             decision = policy.decide(
                 attempt,
@@ -182,17 +188,19 @@ class Consumer:
                     await asyncio.sleep((policy.immediate_backoff * (2**immediate)).total_seconds())
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
-            self._metrics(route.queue, delivery.event.type)[1].observe(
+            self._metrics(route.queue, delivery.event.type)[2].observe(
                 time.perf_counter() - started
             )
 
-    def _metrics(self, queue: str, event_type: str) -> tuple[Any, Any]:
-        """The per-(queue, type) metric children, looked up once: this runs per delivery."""
+    def _metrics(self, queue: str, event_type: str) -> tuple[Any, Any, Any]:
+        """The per-(queue, type) metric children (ok, duplicate, handler time), looked up once:
+        this runs per delivery."""
         key = (queue, event_type)
         children = self._children.get(key)
         if children is None:
             children = self._children[key] = (
                 telemetry.CONSUMED.labels(queue, event_type, "ok"),
+                telemetry.CONSUMED.labels(queue, event_type, "duplicate"),
                 telemetry.HANDLER_SECONDS.labels(queue, event_type),
             )
         return children
@@ -220,6 +228,7 @@ class Consumer:
         copy = copy_message(message, headers, expiration=decision.delay)
         if await self._republish(copy, target, message):
             telemetry.RETRIED.labels(route.queue, str(decision.level)).inc()
+            telemetry.CONSUMED.labels(route.queue, message.type or "", "retried").inc()
             log.info(
                 "retry scheduled",
                 retry_level=decision.level,
@@ -257,7 +266,12 @@ class Consumer:
                 dlq=dead_letter_queue(route.queue),
             )
             telemetry.report_dead_letter(
-                queue=route.queue, reason=decision.reason, error=error, headers=headers
+                queue=route.queue,
+                reason=decision.reason,
+                error=error,
+                headers=headers,
+                event_type=message.type or message.routing_key,
+                attempts=attempt,
             )
 
     async def _republish(self, copy: Any, target: str, original: AbstractIncomingMessage) -> bool:

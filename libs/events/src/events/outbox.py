@@ -16,7 +16,7 @@ from sqlalchemy import Interval, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from events import telemetry
+from events import telemetry, tracing
 from events._amqp import Meta
 from events.catalog import CATALOG, Catalog
 from events.db import asyncpg_dsn
@@ -163,7 +163,9 @@ class OutboxRelay:
             correlation_id=envelope["correlationid"],
         )
         body = json.dumps(envelope, separators=(",", ":")).encode()
-        await self._publisher.publish_body(meta, body)
+        tags = {"event_type": meta.type, "correlation_id": meta.correlation_id}
+        with tracing.transaction("queue.publish", meta.type, envelope.get("traceparent"), tags):
+            await self._publisher.publish_body(meta, body)
 
     async def _mark(
         self, conn: AsyncConnection, done: list[Any], failed: list[tuple[Any, BaseException]]
@@ -188,6 +190,8 @@ class OutboxRelay:
                     for row, exc in failed
                 ],
             )
+            for row, _ in failed:
+                telemetry.RELAY_FAILED.labels(row.envelope["type"]).inc()
             log.warning(
                 "outbox rows not published; will retry",
                 count=len(failed),
@@ -199,19 +203,24 @@ class OutboxRelay:
         return timedelta(seconds=base * (0.5 + random.random() / 2))  # noqa: S311
 
     async def _housekeeping(self) -> None:
-        """Refresh the pending gauge (each second at most) and prune old rows (hourly)."""
+        """Refresh the pending gauges (each second at most) and prune old rows (hourly)."""
         now = time.monotonic()
         if now - self._last_gauge >= 1.0:
             self._last_gauge = now
             async with self._engine.connect() as conn:
-                pending = (
+                pending, oldest = (
                     await conn.execute(
-                        select(func.count())
-                        .select_from(outbox)
-                        .where(outbox.c.published_at.is_(None))
+                        select(
+                            func.count(),
+                            func.coalesce(
+                                func.extract("epoch", func.now() - func.min(outbox.c.created_at)),
+                                0,
+                            ),
+                        ).where(outbox.c.published_at.is_(None))
                     )
-                ).scalar_one()
+                ).one()
             telemetry.OUTBOX_PENDING.set(pending)
+            telemetry.OUTBOX_OLDEST_AGE.set(max(0.0, float(oldest)))
         if now - self._last_prune < self._settings.prune_every_s:
             return
         self._last_prune = now

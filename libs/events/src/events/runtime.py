@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.connection import connect
 from events.consumer import Consumer
+from events.dlq_depth import DlqDepthMonitor
 from events.logs import get_logger
 from events.outbox import OutboxRelay, RelaySettings
 from events.publisher import RabbitPublisher
@@ -45,6 +46,7 @@ class BusRuntime:
         self.consumer: Consumer | None = None
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
+        self._dlq_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.connection = await connect(self.settings, f"{self.service}-{self._role}")
@@ -53,6 +55,12 @@ class BusRuntime:
         if self._router is not None:
             self.consumer = Consumer(self.connection, self._router, self.settings)
             await self.consumer.start()
+            monitor = DlqDepthMonitor(
+                self.connection,
+                [route.queue for route in self._router.routes],
+                self.settings.dlq_poll_interval_s,
+            )
+            self._dlq_task = asyncio.create_task(monitor.run(self._stop), name="dlq-depth")
         relay = OutboxRelay(self._engine, self.publisher, self._relay_settings)
         self._relay_task = asyncio.create_task(relay.run(self._stop), name="outbox-relay")
         log.info("bus started", role=self._role)
@@ -70,9 +78,10 @@ class BusRuntime:
         if self.consumer is not None:
             await self.consumer.stop()
         self._stop.set()
-        if self._relay_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
+        for task in (self._relay_task, self._dlq_task):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.publisher is not None:
             await self.publisher.close()
         if self.connection is not None:

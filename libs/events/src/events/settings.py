@@ -20,3 +20,6 @@ class BusSettings(BaseModel):
     )
     reconnect_interval_s: float = Field(default=1.0, gt=0)
     drain_timeout_s: float = Field(default=30.0, gt=0, description="Graceful stop: in-flight wait.")
+    dlq_poll_interval_s: float = Field(
+        default=15.0, gt=0, description="How often a worker reports its DLQs' depth as a metric."
+    )

@@ -31,6 +31,7 @@ def main(service: Service[Any], argv: list[str] | None = None) -> int:
         service=service.name,
         environment=config.environment,
         release=config.release,
+        traces_sample_rate=config.sentry_traces_sample_rate,
     )
     url = config.database_url.get_secret_value()
     if parsed.command == "migrate":

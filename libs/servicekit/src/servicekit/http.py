@@ -12,11 +12,12 @@ from typing import Any
 import sentry_sdk
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from events import tracing
 from events.context import Correlation, correlated, new_correlation_id
 from events.logs import get_logger
 from servicekit import openapi
@@ -28,12 +29,27 @@ CORRELATION_ID = "x-correlation-id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = get_logger("servicekit.http")
 
+TRACEPARENT = "traceparent"
+UNTRACKED = frozenset({"/metrics", "/healthz"})
+"""Routes scraped and probed every few seconds: counted, they would drown the traffic."""
+UNTRACED = UNTRACKED | {"/readyz"}
+"""Routes never sent to Sentry as transactions (a probe each second is not performance data)."""
+
 REQUESTS = Counter("http_requests_total", "HTTP requests.", ["method", "route", "status"])
 LATENCY = Histogram(
     "http_request_duration_seconds",
-    "HTTP request latency.",
-    ["method", "route"],
+    "HTTP request latency by route template and status class (2xx, 4xx, 5xx).",
+    ["method", "route", "status_class"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+READY = Gauge(
+    "service_ready", "1 while every dependency /readyz checks is reachable (set at each scrape)."
+)
+DEPENDENCY_UP = Gauge(
+    "service_dependency_up",
+    "1 per dependency reachable (a degraded cache counts as down), set at each scrape.",
+    ["dependency"],
 )
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -82,6 +98,7 @@ class RequestContextMiddleware:
         correlation_id = asked if _SAFE_ID.match(asked) else request_id
         route = _route_template(self.router_app, scope)
         method = scope["method"]
+        traceparent = headers.get(TRACEPARENT.encode(), b"").decode("latin-1")
         status = 500
         responded = False
         started = time.perf_counter()
@@ -99,7 +116,13 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
-        with correlated(Correlation(correlation_id), request_id=request_id):
+        tags = {"request_id": request_id, "correlation_id": correlation_id, "route": route}
+        with (
+            tracing.transaction(
+                "http.server", f"{method} {route}", traceparent, tags, record=route not in UNTRACED
+            ) as trace,
+            correlated(Correlation(correlation_id, traceparent=trace), request_id=request_id),
+        ):
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception as exc:
@@ -119,9 +142,10 @@ class RequestContextMiddleware:
                 await response(scope, receive, send_with_id)
             finally:
                 elapsed = time.perf_counter() - started
-                if route not in ("/metrics", "/healthz"):
+                tracing.set_http_status(status)
+                if route not in UNTRACKED:
                     REQUESTS.labels(method, route, str(status)).inc()
-                    LATENCY.labels(method, route).observe(elapsed)
+                    LATENCY.labels(method, route, f"{status // 100}xx").observe(elapsed)
                     log.info(
                         "request",
                         method=method,
@@ -129,6 +153,22 @@ class RequestContextMiddleware:
                         status=status,
                         duration_ms=round(elapsed * 1000, 2),
                     )
+
+
+async def _check(checks: Mapping[str, ReadinessCheck]) -> tuple[bool, dict[str, str]]:
+    """Run every readiness check: (all required ones pass, each one's result)."""
+    results: dict[str, str] = {}
+    ok = True
+    for name, check in checks.items():
+        try:
+            await check()
+            results[name] = "ok"
+        except Degraded as exc:
+            results[name] = f"degraded: {exc}"[:300]
+        except Exception as exc:
+            ok = False
+            results[name] = f"failing: {exc}"[:300]
+    return ok, results
 
 
 def create_app(
@@ -169,18 +209,7 @@ def create_app(
         responses={503: {"model": Readiness, "description": "A dependency is failing"}},
     )
     async def readyz() -> JSONResponse:
-        checks = readiness() if callable(readiness) else readiness
-        results: dict[str, str] = {}
-        ok = True
-        for name, check in checks.items():
-            try:
-                await check()
-                results[name] = "ok"
-            except Degraded as exc:
-                results[name] = f"degraded: {exc}"[:300]
-            except Exception as exc:
-                ok = False
-                results[name] = f"failing: {exc}"[:300]
+        ok, results = await _check(readiness() if callable(readiness) else readiness)
         degraded = any(r.startswith("degraded") for r in results.values())
         status = ("degraded" if degraded else "ready") if ok else "not ready"
         return JSONResponse(
@@ -203,6 +232,12 @@ def create_app(
             },
         )
         async def prometheus_metrics() -> Response:
+            # Readiness is measured here too, so an alert sees a process that is up but cannot
+            # reach its database or broker (Prometheus scrapes metrics, not /readyz).
+            ok, results = await _check(readiness() if callable(readiness) else readiness)
+            READY.set(1 if ok else 0)
+            for name, result in results.items():
+                DEPENDENCY_UP.labels(name).set(1 if result == "ok" else 0)
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

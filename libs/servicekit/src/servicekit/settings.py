@@ -23,6 +23,12 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     sentry_dsn: SecretStr | None = None
     release: str | None = None
+    sentry_traces_sample_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Share of requests traced (each traced request's handlers follow it).",
+    )
     database_url: SecretStr = SecretStr("postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
     db_pool_size: int = Field(default=10, ge=1)
     bus: BusSettings = Field(default_factory=BusSettings)

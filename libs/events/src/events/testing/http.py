@@ -68,12 +68,16 @@ class LoopbackHttpServer:
 class SentryCapture(LoopbackHttpServer):
     """Accepts Sentry envelopes, so tests can assert that an alert was raised.
 
-    Use `dsn` as the SENTRY_DSN of the code under test; `events()` returns the error events it got.
+    Use `dsn` as the SENTRY_DSN of the code under test; `events()` returns the error events it got,
+    `transactions()` the performance data (one per traced request, relay publish or handler run),
+    and `paths` the endpoints the SDK posted to (`/api/<project>/envelope/`).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._received: list[dict[str, Any]] = []
+        self._transactions: list[dict[str, Any]] = []
+        self.paths: set[str] = set()
         self._lock = threading.Lock()
 
     def respond(
@@ -81,6 +85,8 @@ class SentryCapture(LoopbackHttpServer):
     ) -> tuple[int, dict[str, str], bytes]:
         if headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
+        with self._lock:
+            self.paths.add(path.split("?")[0])
         self._ingest(body)
         return 200, {"Content-Type": "application/json"}, b"{}"
 
@@ -91,6 +97,7 @@ class SentryCapture(LoopbackHttpServer):
     def _ingest(self, raw: bytes) -> None:
         lines = raw.split(b"\n")
         items: list[dict[str, Any]] = []
+        transactions: list[dict[str, Any]] = []
         i = 1  # line 0 is the envelope header
         while i + 1 < len(lines):
             try:
@@ -101,10 +108,22 @@ class SentryCapture(LoopbackHttpServer):
                 continue
             if header.get("type") == "event" and isinstance(payload, dict):
                 items.append(payload)
+            elif header.get("type") == "transaction" and isinstance(payload, dict):
+                transactions.append(payload)
             i += 2
         with self._lock:
             self._received.extend(items)
+            self._transactions.extend(transactions)
 
     def events(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._received)
+
+    def transactions(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._transactions)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._received.clear()
+            self._transactions.clear()

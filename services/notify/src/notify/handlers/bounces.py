@@ -16,6 +16,7 @@ from notify.handlers.common import (
     UowFactory,
     address_key,
 )
+from notify.metrics import BOUNCES
 from notify.models import (
     BOUNCED,
     DELIVERED,
@@ -53,6 +54,7 @@ async def _bounce(
             ),
             subject=address_key(recipient),
         )
+        BOUNCES.labels(kind).inc()
         log.info("address suppressed", kind=kind)
 
 

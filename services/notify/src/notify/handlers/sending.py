@@ -25,6 +25,7 @@ from notify.handlers.common import (
 from notify.handlers.failures import publish_failure, record_failure
 from notify.handlers.outbound import Composer, Outbound
 from notify.mailer import Mailer, PermanentSendError, SendResult, TransientSendError
+from notify.metrics import EMAILS
 from notify.models import (
     FINAL,
     SENDING,
@@ -173,17 +174,21 @@ async def _send(
         async with asyncio.timeout(settings.send_timeout.total_seconds()):
             result = await mailer.send(message)
     except TimeoutError as exc:
+        EMAILS.labels(mailer.name, "timeout").inc()
         await _release(cause, template, "send timed out", None, uow=uow, clock=clock)
         raise TransientSendError(
             f"the send did not finish within {settings.send_timeout.total_seconds():g}s"
         ) from exc
     except PermanentSendError as exc:
+        EMAILS.labels(mailer.name, "rejected").inc()
         await record_failure(delivery, template, "permanent", str(exc), uow=uow, clock=clock)
         log.warning("email refused for good", template=template, error=str(exc)[:300])
         return
     except TransientSendError as exc:
+        EMAILS.labels(mailer.name, "transient_error").inc()
         await _release(cause, template, str(exc), exc.retry_after, uow=uow, clock=clock)
         raise
+    EMAILS.labels(mailer.name, "sent").inc()
     await _record_sent(delivery, template, result, uow=uow, clock=clock)
     log.info("email sent", template=template, attempt=state.attempt)
 

@@ -27,6 +27,7 @@ from events.contracts import (
 )
 from search.handlers.documents import UowFactory, reindex_one, reindex_portfolios
 from search.index import SearchIndex
+from search.metrics import observe_lag
 from search.models import ItemState, MediaThumbnail, Owner, PortfolioState
 from search.unit_of_work import SearchUnitOfWork
 
@@ -78,10 +79,13 @@ async def index_portfolio(delivery: Delivery[Any], *, uow: UowFactory, index: Se
         if not await tx.claim(delivery):
             return
         portfolio = await tx.projection.lock(data.portfolio_id, data.owner_id)
-        if await _apply(tx, portfolio, data):
+        changed = await _apply(tx, portfolio, data)
+        if changed:
             await tx.db.flush()
             await reindex_one(tx, index, portfolio)
         await tx.commit()
+    if changed:
+        observe_lag(delivery.event.type, delivery.event.time)
 
 
 async def index_media(
@@ -107,6 +111,8 @@ async def index_media(
                 tx, index, await tx.projection.portfolios_showing(data.media_id)
             )
         await tx.commit()
+    if written.rowcount:
+        observe_lag(delivery.event.type, delivery.event.time)
 
 
 async def record_owner(
