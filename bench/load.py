@@ -121,6 +121,8 @@ class Phase:
     statuses: dict[int, int] = field(default_factory=dict)
     first_ms: list[float] = field(default_factory=list)
     first_statuses: dict[int, int] = field(default_factory=dict)
+    admitted_ms: list[float] = field(default_factory=list)
+    """First answers that were not a 503: how long an admitted request took."""
     retries: int = 0
     wall_s: float = 0.0
     cpu_s: dict[str, float] = field(default_factory=dict)
@@ -136,6 +138,7 @@ class Phase:
             "throughput_per_s": round(len(self.latencies_ms) / self.wall_s, 1),
             "first_answers": self.first_statuses,
             "first_answer_p99_ms": round(percentile(self.first_ms, 99), 1),
+            "admitted_p99_ms": round(percentile(self.admitted_ms, 99), 1),
             "retries_after_503": self.retries,
             "cpu_s": self.cpu_s,
             **self.extra,
@@ -160,6 +163,8 @@ async def burst(
         answer = await client.post(path, json=body, headers={"X-Forwarded-For": address})
         first = answer.status_code
         phase.first_ms.append((time.perf_counter() - started) * 1000)
+        if answer.status_code != 503:
+            phase.admitted_ms.append(phase.first_ms[-1])
         phase.first_statuses[first] = phase.first_statuses.get(first, 0) + 1
         # What a well-behaved client does with 503 overloaded: wait as told, send it again.
         for _ in range(RETRIES):
@@ -214,6 +219,12 @@ async def warm_up(platform: Platform, client: httpx.AsyncClient) -> None:
     """One person through the whole path first: pools connected, code paths imported."""
     email = f"warm-{uuid.uuid4().hex[:8]}@example.org"
     await register_and_verify(platform, client, [email], base=250 * 256)
+    # Its welcome too, or a late one would be counted among the burst's emails.
+    await wait_for(
+        lambda: sum(email in m.recipients for m in platform.smtp.messages) >= 2,
+        timeout=60,
+        message="the warm-up's two emails",
+    )
     answer = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
     assert answer.status_code == 200, answer.text
 
@@ -298,7 +309,10 @@ async def measure(
     cpu_before = cpu_seconds(roots)
     started = time.monotonic()
     async with Profiler(profile_pid, "registration"):
-        await burst(client, registration, registrations)
+        answers = await burst(client, registration, registrations)
+    # Only an accepted registration owes emails, a verification and a login; a person still
+    # refused after the resends is counted in the statuses and left out of what follows.
+    accepted = [e for e, a in zip(emails, answers, strict=True) if a.status_code == 202]
     expected = 2 * registration.statuses.get(202, 0)
     await wait_for(
         lambda: len(platform.smtp.messages) - mail_before >= expected,
@@ -310,12 +324,12 @@ async def measure(
     registration.extra["last_email_after_s"] = round(time.monotonic() - started, 2)
     registration.cpu_s = spent(cpu_before, cpu_seconds(roots))
 
-    await verify_all(platform, client, emails)
+    await verify_all(platform, client, accepted)
 
     login = Phase("login")
     logins = [
         ("/auth/login", {"email": e, "password": PASSWORD}, client_address(1000 + n))
-        for n, e in enumerate(random.sample(emails, len(emails)))
+        for n, e in enumerate(random.sample(accepted, len(accepted)))
     ]
     cpu_before = cpu_seconds(roots)
     started = time.monotonic()
@@ -341,11 +355,13 @@ def markdown(results: dict[str, dict[str, Any]], people: int, load: tuple[float,
         "",
         "Latencies run from the common start to each request's final answer; a request answered"
         " 503 overloaded is sent again after its Retry-After, as a client should, and the wait"
-        " counts. `first` is the first answers and the p99 of those first answers.",
+        " counts. `first` is the first answers and the p99 of those first answers; `admitted"
+        " p99` is the p99 of the first answers that were not 503 (a request let in, start to"
+        " answer).",
         "",
-        "| profile | phase | final answers | first answers (p99 ms) | resent | p50 ms | p95 ms "
-        "| p99 ms | max ms | req/s | emails | done after s |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| profile | phase | final answers | first answers (p99 ms) | admitted p99 ms | resent "
+        "| p50 ms | p95 ms | p99 ms | max ms | req/s | emails | done after s |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for profile, phases in results.items():
         settings = ", ".join(f"{k.lower()}={v}" for k, v in PROFILES[profile].items())
@@ -355,11 +371,11 @@ def markdown(results: dict[str, dict[str, Any]], people: int, load: tuple[float,
             first = " ".join(f"{c}: {n}" for c, n in sorted(p["first_answers"].items()))
             lines.append(
                 f"| {profile} | {name} | {answers} | {first} ({p['first_answer_p99_ms']}) | "
-                f"{p['retries_after_503']} | {p['p50_ms']} | {p['p95_ms']} | "
-                f"{p['p99_ms']} | {p['max_ms']} | {p['throughput_per_s']} | "
+                f"{p['admitted_p99_ms']} | {p['retries_after_503']} | {p['p50_ms']} | "
+                f"{p['p95_ms']} | {p['p99_ms']} | {p['max_ms']} | {p['throughput_per_s']} | "
                 f"{p.get('emails', '')} | {done} |"
             )
-        lines.append(f"| {profile} | settings | {settings} | | | | | | | | | |")
+        lines.append(f"| {profile} | settings | {settings} | | | | | | | | | | |")
     lines += ["", "CPU seconds per process during each phase (burst start to work done):", ""]
     columns = sorted(
         {k for phases in results.values() for p in phases.values() for k in p["cpu_s"]}

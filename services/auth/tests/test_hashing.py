@@ -16,6 +16,7 @@ from sqlalchemy import text
 from auth.bootstrap import SERVICE
 from auth.config import Settings
 from auth.container import Container, build
+from auth.errors import Overloaded
 from auth.hashing import Argon2Cost, PasswordHasher, meets_floor
 from auth.testing import PASSWORD, Outbox, register, settings_for
 from events.testing import wait_for
@@ -80,9 +81,10 @@ class GatedArgon2:
     """argon2 whose hashes wait for a gate, so a test holds the only worker busy."""
 
     def __init__(self, real: Any) -> None:
-        self.real, self.gate = real, threading.Event()
+        self.real, self.gate, self.entered = real, threading.Event(), threading.Event()
 
     def hash(self, password: str) -> str:
+        self.entered.set()
         self.gate.wait(timeout=30)
         return str(self.real.hash(password))
 
@@ -110,7 +112,8 @@ async def test_a_registration_beyond_capacity_is_refused_at_once_and_leaves_noth
     outbox = Outbox(container)
     async with api_client(SERVICE, container) as client:
         first = asyncio.create_task(register(client, "first@example.org"))
-        await wait_for(lambda: container.hasher.in_flight == 1, timeout=10)
+        await wait_for(gated.entered.is_set, timeout=10, message="the first hash running")
+        assert container.hasher.in_flight == 1
 
         refused = await register(client, "second@example.org")
         assert refused.status_code == 503, refused.text
@@ -137,7 +140,7 @@ async def test_a_login_beyond_capacity_is_refused_and_is_not_a_failed_attempt(
     container, gated = one_worker
     async with api_client(SERVICE, container) as busy:
         blocker = asyncio.create_task(register(busy, "blocker@example.org"))
-        await wait_for(lambda: container.hasher.in_flight == 1, timeout=10)
+        await wait_for(gated.entered.is_set, timeout=10, message="the blocker's hash running")
         refused = await busy.post(
             "/auth/login", json={"email": "nobody@example.org", "password": PASSWORD}
         )
@@ -147,3 +150,21 @@ async def test_a_login_beyond_capacity_is_refused_and_is_not_a_failed_attempt(
         assert attempts == 0
         gated.gate.set()
         assert (await blocker).status_code == 202
+
+
+async def test_an_admitted_request_holds_its_place_before_it_reaches_the_pool() -> None:
+    """A burst arrives at once and spends its first milliseconds in database round trips: each
+    request admitted must count from its admission, or the whole burst would be admitted."""
+    hasher = PasswordHasher(workers=1, budget_s=0.0)
+    try:
+        with hasher.admitted():
+            assert hasher.in_flight == 1
+            with pytest.raises(Overloaded):
+                hasher.check_capacity()
+            # Its own hashes (a login's verify, then a rehash) run on the place it holds.
+            assert hasher.needs_rehash(await hasher.hash(PASSWORD)) is False
+            assert hasher.in_flight == 1
+        assert hasher.in_flight == 0
+        hasher.check_capacity()  # the place is given back
+    finally:
+        await hasher.aclose()

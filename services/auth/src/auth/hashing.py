@@ -17,8 +17,10 @@ import asyncio
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -29,6 +31,9 @@ from auth.errors import Overloaded
 from auth.passwords import normalise
 
 T = TypeVar("T")
+
+_HOLDS_PLACE: ContextVar[bool] = ContextVar("argon2_holds_place", default=False)
+"""Set inside `PasswordHasher.admitted()`: the request already holds its place in the queue."""
 
 OWASP_MINIMUMS = ((47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5))
 """OWASP's argon2id settings of equal strength, (memory KiB, iterations), parallelism 1."""
@@ -85,7 +90,8 @@ class PasswordHasher:
 
     @property
     def in_flight(self) -> int:
-        """Hashes running or waiting for a worker."""
+        """Requests admitted whose hashes are not done: running, waiting for a worker, or on
+        their way to it."""
         return self._in_flight
 
     def expected_wait_s(self) -> float:
@@ -94,23 +100,37 @@ class PasswordHasher:
         return rounds_ahead * self._one_hash_s
 
     def check_capacity(self) -> None:
-        """Refuse now (`Overloaded`) if a hash would wait past the budget: use cases call it
-        before they record anything, so a refused request leaves no trace and can be resent."""
+        """Refuse now (`Overloaded`) if a hash would wait past the budget."""
         wait = self.expected_wait_s()
         if wait > self.budget_s:
             raise Overloaded(retry_after_s=max(1, math.ceil(wait)))
 
-    async def _run(self, fn: Callable[[], T]) -> T:
+    @contextmanager
+    def admitted(self) -> Iterator[None]:
+        """Admit a request (or refuse it, `Overloaded`) and hold its place until its hashes are
+        done. Use cases enter it before they record anything, so a refused request leaves no
+        trace and can be resent; and a request admitted counts against the capacity from then
+        on, not only once it reaches the pool, or a burst whose requests are all between the
+        check and the hash (in their database round trips) would be admitted whole."""
+        if _HOLDS_PLACE.get():
+            yield
+            return
         self.check_capacity()
         self._in_flight += 1
+        holds = _HOLDS_PLACE.set(True)
         try:
+            yield
+        finally:
+            _HOLDS_PLACE.reset(holds)
+            self._in_flight -= 1
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        with self.admitted():
             async with self._slots:
                 started = time.perf_counter()
                 result = await asyncio.get_running_loop().run_in_executor(self._pool, fn)
                 self._observe(time.perf_counter() - started)
                 return result
-        finally:
-            self._in_flight -= 1
 
     def _observe(self, seconds: float) -> None:
         # A moving average: quick to follow a machine that slows down, steady under jitter.

@@ -145,27 +145,25 @@ async def login(
     """Check the password and open a session. Unknown email and wrong password are one answer,
     in the same time; the account's state is told only to someone who knows its password."""
     email_key = _login_key(email)
-    hasher.check_capacity()  # before the attempt is recorded: a refusal is not a failure
-    now = clock.now()
-    attempt, user = await _begin_attempt(uow, email_key, client, now, settings)
-    # The slow part runs outside any transaction; an unknown email costs the same time.
-    try:
+    # Admitted (or refused) before the attempt is recorded: a refusal is not a failure. The
+    # place is held until the last hash (a rehash included) is done.
+    with hasher.admitted():
+        now = clock.now()
+        attempt, user = await _begin_attempt(uow, email_key, client, now, settings)
+        # The slow part runs outside any transaction; an unknown email costs the same time.
         if user is None:
             await hasher.verify_nobody(password)
             ok = False
         else:
             ok = await hasher.verify(user.password_hash, password)
-    except errors.Overloaded:
-        # Refused between the check and the hash: the attempt counts as no guess.
-        await _settle_attempt(uow, attempt, THROTTLED, user.id if user else None)
-        raise
-    if user is None or not ok:
-        await _settle_attempt(uow, attempt, BAD_CREDENTIALS, user.id if user else None)
-        raise errors.InvalidCredentials()
-    if user.status in (PENDING, DISABLED):
-        await _settle_attempt(uow, attempt, user.status, user.id)
-        raise errors.AccountPending() if user.status == PENDING else errors.AccountDisabled()
-    rehash = await hasher.hash(password) if hasher.needs_rehash(user.password_hash) else None
+        if user is None or not ok:
+            await _settle_attempt(uow, attempt, BAD_CREDENTIALS, user.id if user else None)
+            raise errors.InvalidCredentials()
+        if user.status in (PENDING, DISABLED):
+            await _settle_attempt(uow, attempt, user.status, user.id)
+            raise errors.AccountPending() if user.status == PENDING else errors.AccountDisabled()
+        needs_rehash = hasher.needs_rehash(user.password_hash)
+        rehash = await hasher.hash(password) if needs_rehash else None
     refresh = new_token()
     async with uow() as tx:
         locked = await tx.users.get(user.id, lock=True)
