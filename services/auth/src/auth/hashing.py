@@ -56,9 +56,9 @@ class PasswordHasher:
     whose hash would wait longer than `budget_s` for a worker is refused (`Overloaded`).
 
     The expected wait is the work ahead (hashes running and queued, spread over the workers)
-    times the recent duration of one hash, measured as it runs, so a slower machine or a busier
-    one sheds load sooner. Waiting happens on a semaphore, not in the executor's queue: a
-    request cancelled while it waits gives its turn back.
+    times the recent duration of one hash, measured on its worker thread as it runs, so a slower
+    machine or a busier one sheds load sooner. Waiting happens on a semaphore, not in the
+    executor's queue: a request cancelled while it waits gives its turn back.
     """
 
     def __init__(
@@ -125,11 +125,18 @@ class PasswordHasher:
             self._in_flight -= 1
 
     async def _run(self, fn: Callable[[], T]) -> T:
+        def timed() -> tuple[T, float]:
+            # Timed on the worker thread: the pool's occupancy, not the event loop's lag in
+            # resuming the caller, which would count a busy loop again in every round ahead.
+            started = time.perf_counter()
+            return fn(), time.perf_counter() - started
+
         with self.admitted():
             async with self._slots:
-                started = time.perf_counter()
-                result = await asyncio.get_running_loop().run_in_executor(self._pool, fn)
-                self._observe(time.perf_counter() - started)
+                result, seconds = await asyncio.get_running_loop().run_in_executor(
+                    self._pool, timed
+                )
+                self._observe(seconds)
                 return result
 
     def _observe(self, seconds: float) -> None:
