@@ -29,6 +29,7 @@ import re
 import signal
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,6 +322,14 @@ async def measure(
         message=f"{expected} emails",
     )
     registration.extra["emails"] = len(platform.smtp.messages) - mail_before
+    sent = Counter(
+        (rcpt, str(m.message["Subject"]))
+        for m in platform.smtp.messages[mail_before:]
+        for rcpt in m.recipients
+    )
+    registration.extra["duplicate_emails"] = {
+        f"{r} / {s}": n for (r, s), n in sent.items() if n > 1
+    }
     registration.extra["last_email_after_s"] = round(time.monotonic() - started, 2)
     registration.cpu_s = spent(cpu_before, cpu_seconds(roots))
 
