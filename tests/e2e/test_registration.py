@@ -4,10 +4,12 @@ link, verified, first login, audit row; one correlation id through all of it."""
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 import httpx
 
 from devkit.platform import Platform
+from events.envelope import RawEvent
 from events.testing import EventTap
 from tests.e2e.flows import (
     PASSWORD,
@@ -46,6 +48,11 @@ async def test_registration_to_first_login(
     )
     link = verification_link(verification.part("plain"))
     assert token_of(link) == requested.data["token"]
+    # notify publishes email.sent.v1 through its outbox after the SMTP hand-off, so the mail can
+    # be read before its event is on the bus. The workflow's steps are ordered by the person
+    # acting on recorded sends: wait for both records before following the link.
+    for cause in (str(registered.id), str(requested.id)):
+        await tap.wait_for("email.sent.v1", partial(sent_for, cause))
 
     verified = await auth.post("/auth/verify", json={"token": token_of(link)}, headers=headers)
     assert verified.status_code == 200, verified.text
@@ -85,3 +92,7 @@ async def test_registration_to_first_login(
     )
     print(f"\nworkflow {correlation}:\n  " + "\n  ".join(sequence))
     assert {e.correlationid for e in tap.events() if e.subject == user_id} == {correlation}
+
+
+def sent_for(cause_id: str, event: RawEvent) -> bool:
+    return bool(event.data["cause_event_id"] == cause_id)
