@@ -99,20 +99,12 @@ async def publish(exchange: AbstractExchange, event: Event[Any]) -> None:
     )
 
 
-async def handled(database: str) -> int:
-    """Events search's worker has handled (each is in its inbox once, in its transaction)."""
+async def rows(database: str, table: str) -> int:
+    """Rows in one of search's tables: `inbox` holds each event its worker handled, once and in
+    the same transaction; `search_documents` the index."""
     conn = await asyncpg.connect(database)
     try:
-        count: int = await conn.fetchval("SELECT count(*) FROM inbox")
-        return count
-    finally:
-        await conn.close()
-
-
-async def documents(database: str) -> int:
-    conn = await asyncpg.connect(database)
-    try:
-        count: int = await conn.fetchval("SELECT count(*) FROM search_documents")
+        count: int = await conn.fetchval(f"SELECT count(*) FROM {table}")
         return count
     finally:
         await conn.close()
@@ -122,7 +114,7 @@ async def throughput(
     exchange: AbstractExchange, database: str, portfolios: int, rng: random.Random
 ) -> dict[str, Any]:
     events = [e for _ in range(portfolios) for e in portfolio_events(rng, word(rng))]
-    before, docs_before = await handled(database), await documents(database)
+    before, docs_before = await rows(database, "inbox"), await rows(database, "search_documents")
     started = time.perf_counter()
     for chunk in chunks(events, 200):  # confirms in flight, bounded
         await asyncio.gather(*(publish(exchange, e) for e in chunk))
@@ -134,7 +126,7 @@ async def throughput(
         message=f"search's worker to handle {len(events)} events",
     )
     elapsed = time.perf_counter() - started
-    indexed = await documents(database) - docs_before
+    indexed = await rows(database, "search_documents") - docs_before
     assert indexed == portfolios, f"{indexed} documents indexed for {portfolios} portfolios"
     return {
         "portfolios": portfolios,
@@ -147,7 +139,7 @@ async def throughput(
 
 
 async def _reached(database: str, count: int) -> bool:
-    return await handled(database) >= count
+    return await rows(database, "inbox") >= count
 
 
 def chunks(items: list[Event[Any]], size: int) -> Iterator[list[Event[Any]]]:
